@@ -1,0 +1,215 @@
+"""Hosts: the inventory the allocator chooses from, read from Kubernetes Nodes or a bare-metal host list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Optional, Tuple
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
+    normalise_architecture, normalise_family)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
+
+HOST_STATUSES = ("Initial", "Provisioning", "Healthy", "Unhealthy", "Failed", "Deleting", "Unknown")
+# A host in one of these states may be chosen; others are counted as "unhealthy" in shortfalls.
+ELIGIBLE_STATUSES = frozenset(("Initial", "Provisioning", "Healthy"))
+DEFAULT_LABEL_PREFIX = "runwhere.ai"
+DEFAULT_RG_PREFIX = "palette.ai.rg/"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
+ARCH_LABEL = "kubernetes.io/arch"
+UNKNOWN_GPU_FAMILY = "NVIDIA-UNKNOWN"
+
+
+@dataclass(frozen=True)
+class GpuGroup:
+    """GPUs of one family on a host; memory_mib is per GPU (as GPU feature discovery reports), None if unknown."""
+
+    family: str
+    count: int
+    memory_mib: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Host:
+    """One machine. compute_pool / machine_pool are its current assignment, read from the managed labels."""
+
+    name: str
+    architecture: Optional[str]
+    cpu: Fraction
+    memory: Fraction
+    gpus: Tuple[GpuGroup, ...] = ()
+    labels: Tuple[Tuple[str, str], ...] = ()
+    resource_groups: Tuple[Tuple[str, str], ...] = ()
+    status: str = "Healthy"
+    status_updated_at: Optional[str] = None
+    compute_pool: Optional[str] = None
+    machine_pool: Optional[str] = None
+    uid: Optional[str] = None
+
+    def gpu_count(self, family=None):
+        """GPUs of `family` (all families when None)."""
+        if family is None:
+            return sum(group.count for group in self.gpus)
+        for group in self.gpus:
+            if group.family == family:
+                return group.count
+        return 0
+
+    @property
+    def eligible(self):
+        return self.status in ELIGIBLE_STATUSES
+
+    def matches(self, resource_groups):
+        """True when every (key, value) of the requirement is one of the host's resource groups."""
+        if not resource_groups:
+            return True
+        mine = dict(self.resource_groups)
+        return all(mine.get(key) == value for key, value in resource_groups)
+
+
+def _status_from_conditions(conditions):
+    """Ready True -> Healthy, False -> Unhealthy, Unknown -> Unknown, no Ready condition -> Provisioning."""
+    for condition in conditions or ():
+        if condition.get("type") == "Ready":
+            status = {"True": "Healthy", "False": "Unhealthy"}.get(str(condition.get("status")), "Unknown")
+            return status, condition.get("lastTransitionTime")
+    return "Provisioning", None
+
+
+def _int_quantity(value, what, errors):
+    try:
+        quantity = parse_quantity(value)
+    except ValueError as exc:
+        errors.append("%s: %s" % (what, exc))
+        return 0
+    if quantity.denominator != 1 or quantity < 0:
+        errors.append("%s: %s is not a whole non-negative number" % (what, value))
+        return 0
+    return int(quantity)
+
+
+def host_from_node(node, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX):
+    """Turn a Node object (dict as the API returns it) into a Host. Raises FabricError naming the node."""
+    metadata = node.get("metadata") or {}
+    status = node.get("status") or {}
+    labels = dict(metadata.get("labels") or {})
+    capacity = status.get("capacity") or {}
+    name = metadata.get("name") or "<unnamed>"
+    errors = []
+    arch_text = labels.get(ARCH_LABEL) or (status.get("nodeInfo") or {}).get("architecture")
+    architecture = normalise_architecture(arch_text) if arch_text else None
+    if arch_text and architecture is None:
+        errors.append("node %s: unknown architecture %r" % (name, arch_text))
+
+    def quantity(key):
+        try:
+            return parse_quantity(capacity.get(key, 0))
+        except ValueError as exc:
+            errors.append("node %s: capacity %s: %s" % (name, key, exc))
+            return Fraction(0)
+
+    cpu, memory = quantity("cpu"), quantity("memory")
+    gpu_count = _int_quantity(capacity.get(GPU_RESOURCE, 0), "node %s: capacity %s" % (name, GPU_RESOURCE), errors)
+    gpus = ()
+    if gpu_count:
+        memory_mib = None
+        if labels.get(GPU_MEMORY_LABEL):
+            memory_mib = _int_quantity(labels[GPU_MEMORY_LABEL], "node %s: label %s" % (name, GPU_MEMORY_LABEL),
+                                       errors)
+        family = normalise_family(labels.get(GPU_PRODUCT_LABEL) or UNKNOWN_GPU_FAMILY)
+        gpus = (GpuGroup(family, gpu_count, memory_mib),)
+    health, since = _status_from_conditions(status.get("conditions"))
+    if metadata.get("deletionTimestamp"):
+        health, since = "Deleting", metadata["deletionTimestamp"]
+    raise_if(errors)
+    return Host(
+        name=name, architecture=architecture, cpu=cpu, memory=memory, gpus=gpus,
+        labels=tuple(sorted(labels.items())),
+        resource_groups=tuple(sorted((key[len(rg_prefix):], value) for key, value in labels.items()
+                                     if key.startswith(rg_prefix))),
+        status=health, status_updated_at=since,
+        compute_pool=labels.get(label_prefix + "/compute-pool"),
+        machine_pool=labels.get(label_prefix + "/machine-pool"),
+        uid=metadata.get("uid"))
+
+
+def host_from_dict(entry, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX):
+    """A bare-metal inventory entry (snake_case keys) -> Host.
+
+    Keys: name (or uid), architecture, cpu (or cpu_count), memory, gpus [{family, count, memory_mib}] (or gpu
+    {family, count}), labels, resource_groups {key: value}, status (default Healthy), status_updated_at,
+    compute_pool, machine_pool. Raises FabricError listing every problem with the entry.
+    """
+    errors = []
+    name = entry.get("name") or entry.get("uid")
+    where = "host %s" % (name or "<unnamed>")
+    if not name:
+        errors.append("%s: name (or uid) is required" % where)
+    architecture = normalise_architecture(entry.get("architecture", "AMD64"))
+    if architecture is None:
+        errors.append("%s: unknown architecture %r (AMD64 or ARM64)" % (where, entry.get("architecture")))
+
+    def quantity(key, default):
+        try:
+            return parse_quantity(entry.get(key, default))
+        except ValueError as exc:
+            errors.append("%s: %s: %s" % (where, key, exc))
+            return Fraction(0)
+
+    cpu = quantity("cpu" if "cpu" in entry else "cpu_count", 0)
+    memory = quantity("memory", 0)
+    raw_gpus = entry.get("gpus")
+    if raw_gpus is None and entry.get("gpu"):
+        raw_gpus = [entry["gpu"]]
+    groups = {}
+    for item in raw_gpus or ():
+        family = normalise_family(item.get("family") or "")
+        count = _int_quantity(item.get("count", item.get("gpu_count", 0)), "%s: gpu count" % where, errors)
+        memory_mib = item.get("memory_mib")
+        if not family:
+            errors.append("%s: every gpu entry needs a family" % where)
+        elif family in groups:
+            errors.append("%s: gpu family %s is listed twice" % (where, family))
+        elif count:
+            groups[family] = GpuGroup(family, count, int(memory_mib) if memory_mib is not None else None)
+    status = entry.get("status", "Healthy")
+    if status not in HOST_STATUSES:
+        errors.append("%s: status %r is not one of %s" % (where, status, ", ".join(HOST_STATUSES)))
+    labels = dict(entry.get("labels") or {})
+    groups_rg = dict((key[len(rg_prefix):], value) for key, value in labels.items() if key.startswith(rg_prefix))
+    groups_rg.update(entry.get("resource_groups") or {})
+    raise_if(errors)
+    return Host(
+        name=str(name), architecture=architecture, cpu=cpu, memory=memory,
+        gpus=tuple(groups[key] for key in sorted(groups)),
+        labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+        resource_groups=tuple(sorted((str(k), str(v)) for k, v in groups_rg.items())),
+        status=status, status_updated_at=entry.get("status_updated_at"),
+        compute_pool=entry.get("compute_pool", labels.get(label_prefix + "/compute-pool")),
+        machine_pool=entry.get("machine_pool", labels.get(label_prefix + "/machine-pool")),
+        uid=entry.get("uid"))
+
+
+def parse_hosts(nodes=(), inventory=(), label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX):
+    """Nodes and/or inventory entries -> hosts sorted by name; all errors (including duplicates) raised together."""
+    hosts, errors = [], []
+    for node in nodes:
+        try:
+            hosts.append(host_from_node(node, label_prefix, rg_prefix))
+        except FabricError as exc:
+            errors.extend(exc.errors)
+    for entry in inventory:
+        try:
+            hosts.append(host_from_dict(entry, label_prefix, rg_prefix))
+        except FabricError as exc:
+            errors.extend(exc.errors)
+    seen = set()
+    for host in hosts:
+        if host.name in seen:
+            errors.append("host %s is listed more than once" % host.name)
+        seen.add(host.name)
+    raise_if(errors)
+    return tuple(sorted(hosts, key=lambda host: host.name))
