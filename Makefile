@@ -1,0 +1,68 @@
+# gpufabric: `make demo` and `make test` each set up everything they need on a fresh Debian machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTIONS := $(CURDIR)/.collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/gpufabric/platform
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(COLLECTIONS):$(CURDIR)
+export ANSIBLE_NOCOLOR := 1
+
+.PHONY: help setup demo test unit integration molecule sanity bench cluster-up cluster-down control-plane clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-test.txt
+	@echo "[setup] creating $(VENV) and installing pinned packages (about 1 minute the first time)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	@touch $@
+
+$(COLLECTION_LINK):
+	@mkdir -p $(dir $@)
+	@ln -sfn ../../.. $@
+
+setup: $(VENV)/.installed $(COLLECTION_LINK) ## Python environment and collection path
+	@true
+
+control-plane: ## Build (once, about 6 minutes) or reuse kube-apiserver + etcd
+	@bash tests/harness/build-control-plane.sh >/dev/null
+
+cluster-up: setup control-plane ## Start the local control plane; writes .cluster/kubeconfig (idempotent)
+	@$(BIN)/python -m tests.harness.controlplane up
+
+cluster-down: setup ## Stop the local control plane and remove .cluster/
+	@$(BIN)/python -m tests.harness.controlplane down
+
+demo: cluster-up ## Run the demo against the local control plane
+	@$(BIN)/python -m tests.harness.demo
+
+unit: setup ## Unit tests of the core (no server)
+	@$(BIN)/python -m pytest tests/unit
+
+integration: setup control-plane ## Integration tests against a fresh real control plane
+	@$(BIN)/python -m pytest tests/integration
+
+molecule: setup control-plane ## Molecule scenarios (converge, idempotence, verify) on localhost
+	@cd extensions && $(BIN)/molecule test --all
+
+sanity: setup ## ansible-test sanity, offline-safe
+	@bash tests/sanity/run.sh
+
+test: setup control-plane ## Every test: unit, integration, molecule, sanity
+	@$(BIN)/python -m pytest tests
+	@cd extensions && $(BIN)/molecule test --all
+	@bash tests/sanity/run.sh
+
+bench: setup control-plane ## Benchmarks (figures beside their floors; never asserted)
+	@$(BIN)/python tests/bench/bench_core.py
+
+clean: cluster-down ## Remove local state (the cached control-plane binaries stay)
+	@rm -rf $(VENV) $(COLLECTIONS) tests/output

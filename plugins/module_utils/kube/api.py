@@ -1,0 +1,228 @@
+# Copyright: gpufabric contributors
+# Apache License 2.0 (see LICENSE)
+"""The only code that talks to the API server: read, server-side apply, label patches, delete.
+
+Objects travel as plain dicts (the JSON the server speaks), never as generated client models: the core renders
+dicts, and decoding 1,000 Nodes into models costs more than the request. Every write goes through `apply`,
+`apply_status`, `patch_labels` or `delete`, each of which
+- sends nothing when the live object already matches (a converged run writes nothing),
+- sends a server-side dry run in check mode (the server, not a client-side guess, says what would change),
+- returns before and after for diff mode.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+FIELD_MANAGER = "gpufabric"
+FINGERPRINT = "gpufabric.io/fingerprint"
+CONFLICT_RETRIES = 3
+
+# kind -> (apiVersion, plural, namespaced). A fixed table instead of discovery: one request less per run,
+# and the collection only manages these kinds.
+RESOURCES = {
+    "Node": ("v1", "nodes", False),
+    "Pod": ("v1", "pods", True),
+    "Namespace": ("v1", "namespaces", False),
+    "ResourceQuota": ("v1", "resourcequotas", True),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ClusterRole": ("rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Deployment": ("apps/v1", "deployments", True),
+    "Job": ("batch/v1", "jobs", True),
+    "Pool": ("gpufabric.io/v1alpha1", "pools", False),
+    "ComputePool": ("gpufabric.io/v1alpha1", "computepools", True),
+    "ScalingPolicy": ("gpufabric.io/v1alpha1", "scalingpolicies", True),
+    "Tenant": ("gpufabric.io/v1alpha1", "tenants", False),
+}
+
+# Server-kept bookkeeping, left out of diffs and comparisons.
+_VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
+
+
+class KubeError(Exception):
+    """An API request failed; `status` is the HTTP code, the message is the server's own words."""
+
+    def __init__(self, message, status=None):
+        super(KubeError, self).__init__(message)
+        self.status = status
+
+
+def path_for(kind, name=None, namespace=None, subresource=None):
+    api_version, plural, namespaced = RESOURCES[kind]
+    base = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+    parts = [base]
+    if namespaced and namespace:
+        parts.append("namespaces/" + namespace)
+    parts.append(plural)
+    if name:
+        parts.append(name)
+    if subresource:
+        parts.append(subresource)
+    return "/".join(parts)
+
+
+def strip_volatile(obj):
+    """The object as a diff should show it: no managedFields, resourceVersion, uid and the like."""
+    if obj is None:
+        return None
+    clean = dict(obj)
+    metadata = dict(clean.get("metadata") or {})
+    for key in _VOLATILE_METADATA:
+        metadata.pop(key, None)
+    clean["metadata"] = metadata
+    return clean
+
+
+def contains(live, desired):
+    """True when every field of `desired` has the same value in `live` (the server may add defaults)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(
+            key in live and contains(live[key], value) for key, value in desired.items()
+        )
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(live) == len(desired) and all(
+            contains(item, wanted) for item, wanted in zip(live, desired)
+        )
+    return live == desired
+
+
+def fingerprint(desired):
+    """A digest of what we last applied, stored on the object: a field we stop setting changes it, so the
+    next apply removes that field, while a re-run with the same input finds it equal and sends nothing."""
+    import hashlib
+
+    canonical = json.dumps(desired, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
+
+
+def with_fingerprint(desired):
+    stamped = json.loads(json.dumps(desired))
+    body = {key: value for key, value in desired.items() if key != "status"}
+    stamped.setdefault("metadata", {}).setdefault("annotations", {})[FINGERPRINT] = fingerprint(body)
+    stamped.pop("status", None)
+    return stamped
+
+
+class Cluster(object):
+    """One API server, reached through a kubernetes ApiClient built by client.api_client()."""
+
+    def __init__(self, api_client):
+        self.api = api_client
+
+    # -- transport -----------------------------------------------------------------------------------------
+
+    def request(self, method, path, body=None, query=None, content_type=None):
+        """Send one request; return the decoded JSON body (None for 404 on GET)."""
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = self.api.call_api(
+                path, method, query_params=list((query or {}).items()), header_params=headers, body=body,
+                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
+            )
+        except ApiException as error:
+            if error.status == 404 and method == "GET":
+                return None
+            raise KubeError(_server_message(error), error.status)
+        except Exception as error:  # urllib3 errors: connection refused, TLS verification, timeouts
+            raise KubeError("cannot reach the API server at %s: %s" % (self.api.configuration.host, error))
+        data = response.data
+        return json.loads(data) if data else None
+
+    # -- reads ---------------------------------------------------------------------------------------------
+
+    def get(self, kind, name, namespace=None):
+        return self.request("GET", path_for(kind, name, namespace))
+
+    def list(self, kind, namespace=None, label_selector=None, field_selector=None):
+        """All items of a kind (one request; the server sends kind and apiVersion only on the list)."""
+        query = {}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        if field_selector:
+            query["fieldSelector"] = field_selector
+        result = self.request("GET", path_for(kind, namespace=namespace), query=query) or {}
+        return result.get("items") or []
+
+    # -- writes --------------------------------------------------------------------------------------------
+
+    def apply(self, desired, check_mode=False, live=None, force=True):
+        """Server-side apply of `desired` (status excluded) unless the live object already matches.
+
+        Returns (changed, before, after); `live` may be passed when the caller already read it.
+        """
+        kind, metadata = desired["kind"], desired["metadata"]
+        stamped = with_fingerprint(desired)
+        if live is None:
+            live = self.get(kind, metadata["name"], metadata.get("namespace"))
+        if live is not None and _annotation(live, FINGERPRINT) == _annotation(stamped, FINGERPRINT) \
+                and contains(live, stamped):
+            return False, live, live
+        after = self._apply(stamped, check_mode, force=force)
+        return True, live, after
+
+    def apply_status(self, desired, live, check_mode=False):
+        """Server-side apply of `desired['status']` through the status subresource, unless equal already."""
+        if live is not None and live.get("status") == desired["status"]:
+            return False, live
+        if live is None and check_mode:  # the object itself does not exist yet: the dry run cannot see it
+            after = dict(desired)
+            return True, after
+        body = {"apiVersion": desired["apiVersion"], "kind": desired["kind"],
+                "metadata": {"name": desired["metadata"]["name"]}, "status": desired["status"]}
+        if desired["metadata"].get("namespace"):
+            body["metadata"]["namespace"] = desired["metadata"]["namespace"]
+        return True, self._apply(body, check_mode, subresource="status", force=True)
+
+    def _apply(self, body, check_mode, subresource=None, force=True):
+        metadata = body["metadata"]
+        query = {"fieldManager": FIELD_MANAGER}
+        if force:
+            query["force"] = "true"
+        if check_mode:
+            query["dryRun"] = "All"
+        path = path_for(body["kind"], metadata["name"], metadata.get("namespace"), subresource)
+        for attempt in range(CONFLICT_RETRIES):
+            try:
+                return self.request("PATCH", path, body=body, query=query,
+                                    content_type="application/apply-patch+yaml")
+            except KubeError as error:
+                if error.status != 409 or attempt == CONFLICT_RETRIES - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def patch_labels(self, kind, name, labels, check_mode=False):
+        """Merge-patch labels (value None removes the key). The caller passes only keys it owns."""
+        query = {"dryRun": "All"} if check_mode else None
+        return self.request("PATCH", path_for(kind, name), body={"metadata": {"labels": labels}}, query=query,
+                            content_type="application/merge-patch+json")
+
+    def delete(self, kind, name, namespace=None, check_mode=False):
+        """Delete one object; returns False when it was already gone."""
+        query = {"dryRun": "All"} if check_mode else None
+        try:
+            self.request("DELETE", path_for(kind, name, namespace), query=query)
+        except KubeError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+
+def _annotation(obj, key):
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
+
+
+def _server_message(error):
+    try:
+        body = json.loads(error.body)
+        return "%s (HTTP %s)" % (body.get("message") or error.reason, error.status)
+    except (TypeError, ValueError):
+        return "%s (HTTP %s)" % (error.reason, error.status)

@@ -1,0 +1,106 @@
+"""Shared fixtures: a fresh real control plane per test session, API clients, and the audit-write counter."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.harness.collection import ensure_collection_path
+
+ensure_collection_path()
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory):
+    """etcd + kube-apiserver on loopback, CRDs and operator RBAC installed; stopped at the end."""
+    from tests.harness.controlplane import ControlPlane
+
+    plane = ControlPlane(tmp_path_factory.mktemp("cluster") / "state").up()
+    yield plane
+    plane.down(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(control_plane):
+    return str(control_plane.kubeconfig)
+
+
+def _api_client(control_plane, context):
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    config.load_kube_config(str(control_plane.kubeconfig), context=context, client_configuration=configuration,
+                            persist_config=False)
+    return client.ApiClient(configuration)
+
+
+@pytest.fixture(scope="session")
+def api_client_for(control_plane):
+    """ApiClient for a kubeconfig context: admin, operator, alice, bob, carol, dave."""
+    clients = {}
+
+    def get(context="admin"):
+        if context not in clients:
+            clients[context] = _api_client(control_plane, context)
+        return clients[context]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def core_v1(api_client_for):
+    from kubernetes import client
+
+    return client.CoreV1Api(api_client_for("admin"))
+
+
+@pytest.fixture(scope="session")
+def custom_objects(api_client_for):
+    from kubernetes import client
+
+    return client.CustomObjectsApi(api_client_for("admin"))
+
+
+class WriteCounter:
+    """Counts client writes in the audit log between `start()` and `count()`."""
+
+    def __init__(self, audit, core):
+        self.audit, self.core, self.mark = audit, core, audit.mark()
+
+    def start(self):
+        self.mark = self.audit.mark()
+        return self
+
+    def events(self):
+        """Writes since the mark, once the log has caught up (a marker request is seen)."""
+        import time
+
+        from kubernetes.client.exceptions import ApiException
+
+        marker = f"audit-marker-{uuid.uuid4().hex[:12]}"
+        try:
+            self.core.read_namespace(marker)
+        except ApiException:
+            pass
+        for _ in range(100):
+            events = self.audit.events_since(self.mark)
+            if any(e.get("objectRef", {}).get("name") == marker and e.get("stage") == "ResponseComplete"
+                   for e in events):
+                break
+            time.sleep(0.05)
+        return self.audit.writes_since(self.mark)
+
+    def count(self) -> int:
+        return len(self.events())
+
+    def describe(self) -> str:
+        return self.audit.describe(self.events())
+
+
+@pytest.fixture
+def writes(control_plane, core_v1):
+    """`writes.start()` then `writes.count()`: client writes (create/update/patch/delete) in between."""
+    from tests.harness.audit import AuditLog
+
+    return WriteCounter(AuditLog(control_plane.audit_log), core_v1)

@@ -1,0 +1,46 @@
+"""Count the writes a client sent, from the apiserver's audit log (never from the module's own word)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
+
+
+@dataclass(frozen=True)
+class AuditLog:
+    path: Path
+
+    def mark(self) -> int:
+        """A point in the log; writes are counted from here."""
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def events_since(self, mark: int) -> list:
+        with open(self.path, "rb") as log:
+            log.seek(mark)
+            lines = log.read().splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def writes_since(self, mark: int, users=("admin", "operator")) -> list:
+        """Completed write requests by these users since `mark` (the apiserver's own are left out)."""
+        return [
+            event for event in self.events_since(mark)
+            if event.get("stage") == "ResponseComplete"
+            and event.get("verb") in WRITE_VERBS
+            and event.get("user", {}).get("username") in users
+        ]
+
+    def count_writes(self, mark: int, users=("admin", "operator")) -> Counter:
+        return Counter(event["verb"] for event in self.writes_since(mark, users))
+
+    def describe(self, events: list) -> str:
+        """One line per write, for assertion messages."""
+        return "\n".join(
+            f"{e['verb']} {e.get('objectRef', {}).get('resource')}/{e.get('objectRef', {}).get('name')}"
+            f"{'/' + e['objectRef']['subresource'] if e.get('objectRef', {}).get('subresource') else ''}"
+            f" by {e['user']['username']} -> {e.get('responseStatus', {}).get('code')}"
+            for e in events
+        )

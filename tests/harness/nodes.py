@@ -1,0 +1,51 @@
+"""Nodes as a real GPU cluster shows them (there is no kubelet here, so tests create them)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from kubernetes import client
+
+EPOCH = "2024-01-15T10:30:00Z"
+
+
+def node_body(name: str, gpu_product: Optional[str] = "NVIDIA-A100", gpus: int = 8, cpu: int = 32,
+              memory: str = "128Gi", arch: str = "amd64", labels: Optional[dict] = None,
+              gpu_memory_mib: Optional[int] = None) -> dict:
+    node_labels = {"kubernetes.io/hostname": name, "kubernetes.io/arch": arch, "kubernetes.io/os": "linux"}
+    if gpu_product and gpus:
+        node_labels["nvidia.com/gpu.product"] = gpu_product
+        node_labels["nvidia.com/gpu.count"] = str(gpus)
+        if gpu_memory_mib:
+            node_labels["nvidia.com/gpu.memory"] = str(gpu_memory_mib)
+    node_labels.update(labels or {})
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": node_labels}}
+
+
+def node_status(cpu: int = 32, memory: str = "128Gi", gpus: int = 8, ready: Optional[bool] = True,
+                since: str = EPOCH) -> dict:
+    resources = {"cpu": str(cpu), "memory": memory, "pods": "110"}
+    if gpus:
+        resources["nvidia.com/gpu"] = str(gpus)
+    status = {"capacity": resources, "allocatable": dict(resources)}
+    if ready is not None:
+        status["conditions"] = [{
+            "type": "Ready", "status": "True" if ready else "False",
+            "reason": "KubeletReady" if ready else "KubeletNotReady",
+            "lastHeartbeatTime": since, "lastTransitionTime": since,
+        }]
+    return {"status": status}
+
+
+def create_node(core: client.CoreV1Api, name: str, gpu_product: Optional[str] = "NVIDIA-A100", gpus: int = 8,
+                cpu: int = 32, memory: str = "128Gi", arch: str = "amd64", labels: Optional[dict] = None,
+                ready: Optional[bool] = True, gpu_memory_mib: Optional[int] = None) -> None:
+    """Create a Node and set its capacity and Ready condition through the status subresource."""
+    core.create_node(node_body(name, gpu_product, gpus, cpu, memory, arch, labels, gpu_memory_mib))
+    core.patch_node_status(name, node_status(cpu, memory, gpus, ready))
+
+
+def set_ready(core: client.CoreV1Api, name: str, ready: bool, since: str = EPOCH) -> None:
+    """Flip the Ready condition, as a kubelet would (conditions merge by type)."""
+    conditions = node_status(ready=ready, since=since)["status"]["conditions"]
+    core.patch_node_status(name, {"status": {"conditions": conditions}})
