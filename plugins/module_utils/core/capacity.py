@@ -1,0 +1,226 @@
+"""Capacity and quota arithmetic: one set of numbers for status, pool tables, placement and quota checks.
+
+Every figure is an exact integer or Fraction; free is always total - used (never clamped), so
+total == used + free holds everywhere a table shows both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
+    normalise_architecture, normalise_family)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import (
+    format_quantity, parse_quantity, plain_number)
+
+ACTIVE_POD_PHASES = ("Running", "Pending")
+
+
+@dataclass(frozen=True)
+class AppAllocation:
+    """GPUs an app deployment holds on a compute pool (summed into status.hardwareAllocation)."""
+
+    name: str
+    namespace: str
+    architecture: str
+    family: str
+    count: int
+
+
+def app_allocation(entry):
+    """{name, namespace, architecture, family (or gpu: {family, count}), count} -> AppAllocation."""
+    gpu = entry.get("gpu") or {}
+    return AppAllocation(str(entry["name"]), str(entry.get("namespace") or ""),
+                         normalise_architecture(entry.get("architecture") or "AMD64") or "AMD64",
+                         normalise_family(entry.get("family") or gpu.get("family") or ""),
+                         int(entry.get("count", gpu.get("count", 0)) or 0))
+
+
+def _gpu_list(counts):
+    return [{"family": family, "gpuCount": counts[family]} for family in sorted(counts)]
+
+
+def hardware_capacity(allocation, hosts):
+    """status.hardwareCapacity: totals per architecture over every host of every machine pool."""
+    by_name = dict((host.name, host) for host in hosts)
+    totals = {}
+    for name in sorted(set(entry.host for pool in allocation for entry in pool.hosts)):
+        host = by_name.get(name)
+        if host is None:
+            continue
+        row = totals.setdefault(host.architecture or "UNKNOWN", [Fraction(0), Fraction(0), {}])
+        row[0] += host.cpu
+        row[1] += host.memory
+        for group in host.gpus:
+            row[2][group.family] = row[2].get(group.family, 0) + group.count
+    return [{"architecture": arch, "totalCPU": plain_number(cpu), "totalMemory": format_quantity(memory, "binary"),
+             "gpu": _gpu_list(gpus)} for arch, (cpu, memory, gpus) in sorted(totals.items())]
+
+
+def hardware_allocation(apps):
+    """status.hardwareAllocation: GPUs held by app deployments, summed per architecture and family."""
+    totals = {}
+    for app in apps:
+        families = totals.setdefault(app.architecture, {})
+        families[app.family] = families.get(app.family, 0) + app.count
+    return [{"architecture": arch, "gpu": _gpu_list(families)} for arch, families in sorted(totals.items())]
+
+
+def workload_refs(apps):
+    """status.aiWorkloadRefs: each app once, sorted by namespace then name."""
+    refs = sorted(set((app.namespace, app.name) for app in apps))
+    return [{"name": name, "namespace": namespace} for namespace, name in refs]
+
+
+def gpu_totals(hardware):
+    """hardwareCapacity or hardwareAllocation list -> {(architecture, family): count}."""
+    totals = {}
+    for row in hardware or ():
+        for gpu in row.get("gpu") or ():
+            key = (row.get("architecture"), normalise_family(gpu.get("family")))
+            totals[key] = totals.get(key, 0) + int(gpu.get("gpuCount") or 0)
+    return totals
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A placement or quota check. message says the shortfall when fits is False, the headroom otherwise."""
+
+    fits: bool
+    family: str
+    requested: int
+    total: int
+    used: int
+    free: int
+    free_after: int
+    message: str
+
+
+def check_fit(compute_pool, capacity, allocation, family, count, architecture=None):
+    """Does `count` GPUs of `family` fit on a compute pool, given its status capacity and allocation lists?"""
+    family = normalise_family(family)
+    total_by, used_by = gpu_totals(capacity), gpu_totals(allocation)
+    arch_ok = (lambda arch: True) if architecture is None else (lambda arch: arch == architecture)
+    total = sum(n for (arch, fam), n in total_by.items() if fam == family and arch_ok(arch))
+    used = sum(n for (arch, fam), n in used_by.items() if fam == family and arch_ok(arch))
+    free = total - used
+    where = "compute pool %s%s" % (compute_pool, " (%s)" % architecture if architecture else "")
+    if count <= free:
+        message = "%d x %s fits on %s: %d free of %d, %d left after" % (count, family, where, free, total,
+                                                                        free - count)
+        return Fit(True, family, count, total, used, free, free - count, message)
+    message = "needs %d x %s, %d free on %s (%d total, %d allocated): short by %d" % (
+        count, family, free, where, total, used, count - free)
+    return Fit(False, family, count, total, used, free, free - count, message)
+
+
+def check_quota(project, quota, used, family, count):
+    """Does `count` more GPUs of `family` stay within the project's quota? quota/used: {family: count}."""
+    family = normalise_family(family)
+    limit = _by_family(quota).get(family, 0)
+    taken = _by_family(used).get(family, 0)
+    left = limit - taken
+    if count <= left:
+        return Fit(True, family, count, limit, taken, left, left - count,
+                   "%d x %s within project %s's quota: %d left of %d, %d left after"
+                   % (count, family, project, left, limit, left - count))
+    return Fit(False, family, count, limit, taken, left, left - count,
+               "needs %d x %s, %d left of project %s's quota (%d quota, %d used): short by %d"
+               % (count, family, left, project, limit, taken, count - left))
+
+
+def _by_family(counts):
+    result = {}
+    for family, count in (counts or {}).items():
+        key = normalise_family(family)
+        result[key] = result.get(key, 0) + int(count)
+    return result
+
+
+def quota_errors(tenant, tenant_quota, project_quotas):
+    """Tenant quota must hold the sum of its projects' quotas, per family; errors name family and numbers.
+
+    project_quotas: {project name: {family: count}} for every project of the tenant (including the new one).
+    """
+    limits = _by_family(tenant_quota)
+    requested = {}
+    for project in sorted(project_quotas):
+        for family, count in sorted(_by_family(project_quotas[project]).items()):
+            requested.setdefault(family, []).append((project, count))
+    errors = []
+    for family in sorted(requested):
+        total = sum(count for _, count in requested[family])
+        if total > limits.get(family, 0):
+            parts = ", ".join("%s %d" % item for item in requested[family])
+            errors.append("tenant %s: projects request %d x %s (%s) but the tenant quota is %d: over by %d"
+                          % (tenant, total, family, parts, limits.get(family, 0), total - limits.get(family, 0)))
+    return errors
+
+
+def quota_capacity_warnings(owner, quota, capacity):
+    """Flag a quota the cluster's GPUs of that family cannot hold. capacity: {family: GPUs in the cluster}."""
+    have = _by_family(capacity)
+    warnings = []
+    for family, count in sorted(_by_family(quota).items()):
+        if count > have.get(family, 0):
+            warnings.append("%s quota %d x %s exceeds the %d %s GPUs in the cluster: over by %d"
+                            % (owner, count, family, have.get(family, 0), family, count - have.get(family, 0)))
+    return warnings
+
+
+def parse_gpu_quota(quota, what="gpu_quota"):
+    """{family: count} -> sorted ((family, count), ...) with families normalised; raises on bad counts."""
+    errors, result = [], {}
+    if not isinstance(quota or {}, dict):
+        raise_if(["%s must be a mapping of GPU family to count, got %r" % (what, quota)])
+    for family, count in (quota or {}).items():
+        key = normalise_family(family)
+        if not key:
+            errors.append("%s: empty GPU family" % what)
+            continue
+        if key in result:
+            errors.append("%s: family %s is listed twice (as %r)" % (what, key, family))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            errors.append("%s %s: %r is not a non-negative integer" % (what, key, count))
+            continue
+        result[key] = count
+    raise_if(errors)
+    return tuple(sorted(result.items()))
+
+
+def pod_gpu_request(pod):
+    """GPUs a pod asks for, as the scheduler counts it: max(sum over containers, largest init container)."""
+    spec = pod.get("spec") or {}
+
+    def gpus(container):
+        resources = container.get("resources") or {}
+        value = (resources.get("requests") or {}).get(GPU_RESOURCE)
+        if value is None:
+            value = (resources.get("limits") or {}).get(GPU_RESOURCE, 0)
+        return int(parse_quantity(value))
+
+    main = sum(gpus(c) for c in spec.get("containers") or ())
+    init = max([gpus(c) for c in spec.get("initContainers") or ()] or [0])
+    return max(main, init)
+
+
+def node_gpus(node):
+    return int(parse_quantity(((node.get("status") or {}).get("capacity") or {}).get(GPU_RESOURCE, 0)))
+
+
+def pool_row(name, nodes, pods):
+    """One row of the pool table: GPUs on the pool's nodes, GPUs requested by Running/Pending pods on them."""
+    names = set((node.get("metadata") or {}).get("name") for node in nodes)
+    total = sum(node_gpus(node) for node in nodes)
+    used = sum(pod_gpu_request(pod) for pod in pods
+               if (pod.get("status") or {}).get("phase") in ACTIVE_POD_PHASES
+               and (pod.get("spec") or {}).get("nodeName") in names)
+    return {"name": name, "state": "active", "gpuTotal": total, "gpuUsed": used, "gpuFree": total - used,
+            "nodeCount": len(names)}
+
+
+__all__ = ["AppAllocation", "app_allocation", "hardware_capacity", "hardware_allocation", "workload_refs",
+           "gpu_totals", "Fit", "check_fit", "check_quota", "quota_errors", "quota_capacity_warnings",
+           "parse_gpu_quota", "pod_gpu_request", "node_gpus", "pool_row"]
