@@ -1,0 +1,156 @@
+"""Projects and tenants: a Namespace, a GPU ResourceQuota, admin/editor/viewer Roles with bindings and
+per-pool access, rendered as plain dicts, every object labelled app.kubernetes.io/managed-by: gpufabric."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Tuple
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import parse_gpu_quota
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
+    API_VERSION, MANAGED_BY, dns_label_errors, label_prefix_errors)
+
+ROLES = ("admin", "editor", "viewer")
+RBAC_GROUP = "rbac.authorization.k8s.io"
+QUOTA_NAME = "gpu-quota"
+READ = ["get", "list", "watch"]
+WRITE = ["create", "delete", "patch", "update"]
+
+
+@dataclass(frozen=True)
+class Member:
+    kind: str   # User or Group
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class PoolAccess:
+    pool: str
+    users: Tuple[str, ...] = ()
+    groups: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    name: str
+    tenant: str
+    gpu_quota: Tuple[Tuple[str, int], ...] = ()
+    members: Tuple[Member, ...] = ()
+    pool_access: Tuple[PoolAccess, ...] = ()
+    description: str = ""
+
+    @property
+    def gpu_total(self):
+        return sum(count for _, count in self.gpu_quota)
+
+
+def parse_project(args):
+    """Module arguments: name, tenant, description, gpu_quota {family: n}, members [{user|group, role}],
+    pool_access [{pool, users, groups}]. All errors raised together."""
+    errors = dns_label_errors(args.get("name"), "project name")
+    errors += dns_label_errors(args.get("tenant"), "tenant name")
+    try:
+        quota = parse_gpu_quota(args.get("gpu_quota"))
+    except FabricError as exc:
+        errors += exc.errors
+        quota = ()
+    members = set()
+    for index, raw in enumerate(args.get("members") or ()):
+        kinds = [kind for kind in ("user", "group") if raw.get(kind)]
+        if len(kinds) != 1:
+            errors.append("member %d: give exactly one of user or group" % index)
+            continue
+        role = raw.get("role")
+        if role not in ROLES:
+            errors.append("member %s: role %r is not one of admin, editor, viewer" % (raw[kinds[0]], role))
+            continue
+        members.add(Member(kinds[0].capitalize(), str(raw[kinds[0]]), role))
+    access = []
+    for raw in args.get("pool_access") or ():
+        errors += dns_label_errors(raw.get("pool"), "pool_access pool")
+        access.append(PoolAccess(str(raw.get("pool")), tuple(sorted(set(raw.get("users") or ()))),
+                                 tuple(sorted(set(raw.get("groups") or ())))))
+    names = [a.pool for a in access]
+    errors += ["pool_access lists pool %s twice" % n for n in sorted(set(n for n in names if names.count(n) > 1))]
+    raise_if(errors)
+    return ProjectSpec(args["name"], args["tenant"], quota,
+                       tuple(sorted(members, key=lambda m: (m.role, m.kind, m.name))),
+                       tuple(sorted(access, key=lambda a: a.pool)), str(args.get("description") or ""))
+
+
+def _meta(name, namespace=None, labels=None, annotations=None):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    meta["labels"] = dict(sorted(dict(labels or {}, **MANAGED_BY).items()))
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+def role_rules(role):
+    """viewer reads; editor also writes deployments, jobs and pods; admin also updates/deletes compute pools."""
+    rules = [{"apiGroups": ["", "apps", "batch", "gpufabric.io"],
+              "resources": ["computepools", "deployments", "jobs", "pods", "pods/log", "services"],
+              "verbs": list(READ)}]
+    if role in ("editor", "admin"):
+        rules.append({"apiGroups": ["", "apps", "batch"], "resources": ["deployments", "jobs", "pods"],
+                      "verbs": list(WRITE)})
+    if role == "admin":
+        rules.append({"apiGroups": ["gpufabric.io"], "resources": ["computepools"],
+                      "verbs": ["delete", "patch", "update"]})
+    return rules
+
+
+def _subject(kind, name):
+    return {"apiGroup": RBAC_GROUP, "kind": kind, "name": name}
+
+
+def render_project(spec, prefix):
+    """Namespace, ResourceQuota, three Roles and their RoleBindings, then pool-access Role+RoleBinding pairs."""
+    raise_if(label_prefix_errors(prefix))
+    ns = spec.name
+    objects = [{"apiVersion": "v1", "kind": "Namespace",
+                "metadata": _meta(ns, labels={prefix + "/project": spec.name, prefix + "/tenant": spec.tenant})}]
+    annotation = json.dumps(dict(spec.gpu_quota), sort_keys=True, separators=(",", ":"))
+    objects.append({"apiVersion": "v1", "kind": "ResourceQuota",
+                    "metadata": _meta(QUOTA_NAME, ns, annotations={prefix + "/gpu-quota": annotation}),
+                    "spec": {"hard": {"requests.nvidia.com/gpu": str(spec.gpu_total)}}})
+    for role in ROLES:
+        name = "gpufabric-%s" % role
+        objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "Role", "metadata": _meta(name, ns),
+                        "rules": role_rules(role)})
+        subjects = [_subject(m.kind, m.name) for m in spec.members if m.role == role]
+        objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "RoleBinding", "metadata": _meta(name, ns),
+                        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
+                        "subjects": sorted(subjects, key=lambda s: (s["kind"], s["name"]))})
+    for access in spec.pool_access:
+        name = "pool-access-%s" % access.pool
+        objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "Role", "metadata": _meta(name, ns),
+                        "rules": [{"apiGroups": ["gpufabric.io"], "resources": ["computepools", "pools"],
+                                   "resourceNames": [access.pool], "verbs": ["get", "use"]}]})
+        subjects = [_subject("Group", g) for g in access.groups] + [_subject("User", u) for u in access.users]
+        objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "RoleBinding", "metadata": _meta(name, ns),
+                        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name}, "subjects": subjects})
+    return objects
+
+
+def parse_tenant(args):
+    """Tenant module arguments: name, gpu_quota {family: n} -> (name, ((family, n), ...))."""
+    errors = dns_label_errors(args.get("name"), "tenant name")
+    try:
+        quota = parse_gpu_quota(args.get("gpu_quota"))
+    except FabricError as exc:
+        errors += exc.errors
+        quota = ()
+    raise_if(errors)
+    return args["name"], quota
+
+
+def render_tenant(name, quota):
+    """The cluster-scoped Tenant object holding the GPU quota its projects share."""
+    return {"apiVersion": API_VERSION, "kind": "Tenant", "metadata": _meta(name),
+            "spec": {"gpuQuota": [{"family": family, "gpuCount": count} for family, count in quota]}}
