@@ -35,7 +35,7 @@ setup: $(VENV)/.installed $(COLLECTION_LINK) ## Python environment and collectio
 control-plane: ## Build (once, about 6 minutes) or reuse kube-apiserver + etcd
 	@bash tests/harness/build-control-plane.sh >/dev/null
 
-cluster-up: setup control-plane ## Start the local control plane; writes .cluster/kubeconfig (idempotent)
+cluster-up: setup ## Start the local control plane; writes .cluster/kubeconfig (idempotent)
 	@$(BIN)/python -m tests.harness.controlplane up
 
 cluster-down: setup ## Stop the local control plane and remove .cluster/

@@ -57,21 +57,21 @@ def test_update_with_stale_resource_version_conflicts(custom_objects):
 
 
 def test_server_side_apply_by_a_second_manager_conflicts(api_client_for):
-    api = api_client_for()
-    path = "/apis/gpufabric.io/v1alpha1/pools/ssa"
+    from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError, path_for
+
+    cluster = Cluster(api_client_for())
 
     def apply(manager, description):
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Pool", "metadata": {"name": "ssa"},
                 "spec": {"description": description}}
-        return api.call_api(path, "PATCH", query_params=[("fieldManager", manager)], body=body,
-                            header_params={"Content-Type": "application/apply-patch+yaml"},
-                            response_type="object", _return_http_data_only=True)
+        return cluster.request("PATCH", path_for("Pool", "ssa"), body=body, query={"fieldManager": manager},
+                               content_type="application/apply-patch+yaml")
 
     apply("first", "mine")
-    with pytest.raises(ApiException) as error:
+    with pytest.raises(KubeError) as error:
         apply("second", "theirs")
     assert error.value.status == 409
-    assert "conflict" in error.value.body.lower()
+    assert "conflict" in str(error.value).lower()
 
 
 def test_audit_counter_counts_one_patch_as_one_write(core_v1, writes):

@@ -15,6 +15,11 @@ from __future__ import annotations
 import json
 import time
 
+try:
+    from urllib.parse import urlencode
+except ImportError:  # pragma: no cover
+    from urllib import urlencode
+
 FIELD_MANAGER = "gpufabric"
 FINGERPRINT = "gpufabric.io/fingerprint"
 CONFLICT_RETRIES = 3
@@ -115,24 +120,36 @@ class Cluster(object):
     # -- transport -----------------------------------------------------------------------------------------
 
     def request(self, method, path, body=None, query=None, content_type=None):
-        """Send one request; return the decoded JSON body (None for 404 on GET)."""
+        """Send one request; return the decoded JSON body (None for 404 on GET).
+
+        Goes through the client's REST layer with a body serialised here, using only the arguments every
+        kubernetes client generation accepts (the generated ApiClient.call_api changed signature in 35).
+        """
         from kubernetes.client.exceptions import ApiException
 
+        configuration = self.api.configuration
+        url = configuration.host + path
+        if query:
+            url += "?" + urlencode(sorted(query.items()))
         headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
+        for setting in configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        if body is not None:
+            headers["Content-Type"] = content_type or "application/json"
+            body = json.dumps(body, separators=(",", ":"))
         try:
-            response = self.api.call_api(
-                path, method, query_params=list((query or {}).items()), header_params=headers, body=body,
-                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-            )
-        except ApiException as error:
-            if error.status == 404 and method == "GET":
-                return None
-            raise KubeError(_server_message(error), error.status)
-        except Exception as error:  # urllib3 errors: connection refused, TLS verification, timeouts
-            raise KubeError("cannot reach the API server at %s: %s" % (self.api.configuration.host, error))
-        data = response.data
+            response = self.api.rest_client.request(method, url, headers=headers, body=body)
+            status = response.status
+            data = response.data if getattr(response, "data", None) is not None else response.read()
+        except ApiException as error:  # clients before 35 raise for every non-2xx status
+            status, data = error.status, error.body
+        except Exception as error:  # urllib3: connection refused, TLS verification, timeouts
+            raise KubeError("cannot reach the API server at %s: %s" % (configuration.host, error))
+        if status == 404 and method == "GET":
+            return None
+        if status >= 400:
+            raise KubeError(_server_message(status, data), status)
         return json.loads(data) if data else None
 
     # -- reads ---------------------------------------------------------------------------------------------
@@ -220,9 +237,9 @@ def _annotation(obj, key):
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
 
 
-def _server_message(error):
+def _server_message(status, data):
     try:
-        body = json.loads(error.body)
-        return "%s (HTTP %s)" % (body.get("message") or error.reason, error.status)
-    except (TypeError, ValueError):
-        return "%s (HTTP %s)" % (error.reason, error.status)
+        message = json.loads(data).get("message")
+    except (TypeError, ValueError, AttributeError):
+        message = None
+    return "%s (HTTP %s)" % (message or data or "request failed", status)
