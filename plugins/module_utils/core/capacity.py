@@ -116,6 +116,15 @@ def check_fit(compute_pool, capacity, allocation, family, count, architecture=No
     return Fit(False, family, count, total, used, free, free - count, message)
 
 
+def dedicated_errors(compute_pool, mode, apps, app_name):
+    """A dedicated compute pool hosts a single app deployment (seed 000); shared pools host many."""
+    others = sorted(set("%s/%s" % (app.namespace, app.name) for app in apps if app.name != app_name))
+    if mode == "dedicated" and others:
+        return ["compute pool %s is dedicated and already hosts %s; use a shared compute pool or another "
+                "dedicated one" % (compute_pool, ", ".join(others))]
+    return []
+
+
 def check_quota(project, quota, used, family, count):
     """Does `count` more GPUs of `family` stay within the project's quota? quota/used: {family: count}."""
     family = normalise_family(family)
@@ -222,5 +231,5 @@ def pool_row(name, nodes, pods):
 
 
 __all__ = ["AppAllocation", "app_allocation", "hardware_capacity", "hardware_allocation", "workload_refs",
-           "gpu_totals", "Fit", "check_fit", "check_quota", "quota_errors", "quota_capacity_warnings",
+           "gpu_totals", "Fit", "check_fit", "dedicated_errors", "check_quota", "quota_errors", "quota_capacity_warnings",
            "parse_gpu_quota", "pod_gpu_request", "node_gpus", "pool_row"]

@@ -71,6 +71,7 @@ class Plan:
     operations: Tuple[Operation, ...]
     shortfalls: Tuple = ()
     targets: Tuple = ()
+    mode: str = "dedicated"
 
     @property
     def changed(self):
@@ -82,7 +83,7 @@ class Plan:
         return tuple(message for op in self.operations for message in op.waiting)
 
     def to_dict(self):
-        return {"computePool": self.compute_pool, "operations": [op.to_dict() for op in self.operations],
+        return {"computePool": self.compute_pool, "mode": self.mode, "operations": [op.to_dict() for op in self.operations],
                 "waiting": list(self.waiting), "shortfalls": [s.message for s in self.shortfalls]}
 
 
@@ -117,9 +118,12 @@ def _pool_operation(target, current, hosts, desired_cp):
     now_names, wanted = set(current.host_names), set(target.hosts)
     added = sorted(wanted - now_names)
     dropped = sorted(now_names - wanted)
-    pending = sorted(h for h in wanted & now_names if not _healthy(hosts, h))
+    # Replacements: hosts added now, and hosts added earlier that the allocation does not yet record as
+    # Healthy; one of them being Healthy now is what lets the old hosts go.
+    recorded = dict((entry.host, entry.status) for entry in current.hosts)
+    pending = sorted(h for h in wanted & now_names if recorded.get(h) != "Healthy")
     replacements = sorted(set(added) | set(pending))
-    replacement_ready = any(_healthy(hosts, h) for h in added)
+    replacement_ready = any(_healthy(hosts, h) for h in replacements)
     steps = []
     if (current.node_type, tuple(current.labels)) != (target.node_type, tuple(target.labels)):
         steps.append(Step(SET_NODE_TYPE, name, status=target.node_type))
@@ -173,7 +177,7 @@ def _plan_one(result, spec, current, hosts):
             operations.append(op)
     operations.extend(delete_operation(pool) for pool in current if pool.name not in targeted)
     operations.sort(key=lambda op: (op.machine_pool != CONTROL_PLANE_POOL, op.machine_pool))
-    return Plan(spec.name, tuple(operations), result.shortfalls, result.pools)
+    return Plan(spec.name, tuple(operations), result.shortfalls, result.pools, spec.mode)
 
 
 def plan_many(hosts, specs, currents):
