@@ -1,0 +1,112 @@
+"""Rendering: the seed's ComputePool status shape, spec camelCase, node labels under the prefix only."""
+
+from __future__ import annotations
+
+import json
+
+from core_helpers import cpu_host, seed_hosts, spec
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
+    HostEntry, MachinePool, allocation_from_status)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import AppAllocation
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import cloud_config_uuid
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import apply_plan, plan_compute_pool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
+    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import compute_pool_from_resource
+
+
+def seed_allocation():
+    hosts = seed_hosts()
+    return hosts, apply_plan((), plan_compute_pool(hosts, spec()), hosts, "2024-01-15T10:30:00Z")
+
+
+def test_rendered_status_has_the_seed_shape():
+    hosts, allocation = seed_allocation()
+    apps = [AppAllocation("training-job-1", "project-a", "AMD64", "NVIDIA-A100", 4)]
+    status = render_compute_pool_status(spec(), allocation, hosts, apps, pool_status(allocation, hosts))
+    assert status == {
+        "status": "Running",
+        "hardwareCapacity": [{"architecture": "AMD64", "totalCPU": 80, "totalMemory": "320Gi",
+                              "gpu": [{"family": "NVIDIA-A100", "gpuCount": 8}]}],
+        "hardwareAllocation": [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 4}]}],
+        "cloudConfigUUID": cloud_config_uuid("vision", "vision-cluster"),
+        "allocatedMachinePools": [
+            {"name": "control-plane-pool", "nodeType": "ControlPlaneOnly",
+             "hosts": {"host-uid-1": {"architecture": "AMD64", "cpuCount": 16, "memoryGB": 64, "status": "Healthy",
+                                      "statusUpdatedAt": "2024-01-15T10:30:00Z"}},
+             "labels": ["control-plane"]},
+            {"name": "worker-pool-nvidia-amd64-0", "nodeType": "WorkerOnly",
+             "workerPoolRequirementsName": "gpu-workers",
+             "hosts": {"host-uid-3": {"architecture": "AMD64", "cpuCount": 32, "memoryGB": 128,
+                                      "gpuCountByFamily": {"NVIDIA-A100": 4},
+                                      "gpuMemoryGBByFamily": {"NVIDIA-A100": 160},
+                                      "status": "Healthy", "statusUpdatedAt": "2024-01-15T10:30:00Z"},
+                       "host-uid-4": {"architecture": "AMD64", "cpuCount": 32, "memoryGB": 128,
+                                      "gpuCountByFamily": {"NVIDIA-A100": 4},
+                                      "gpuMemoryGBByFamily": {"NVIDIA-A100": 160},
+                                      "status": "Healthy", "statusUpdatedAt": "2024-01-15T10:30:00Z"}},
+             "labels": ["worker", "gpu-family-nvidia"]}],
+        "aiWorkloadRefs": [{"name": "training-job-1", "namespace": "project-a"}],
+    }
+
+
+def test_status_round_trips_through_allocation_from_status():
+    hosts, allocation = seed_allocation()
+    status = render_compute_pool_status(spec(), allocation, hosts)
+    assert allocation_from_status(json.loads(json.dumps(status))) == allocation
+
+
+def test_cloud_config_uuid_is_stable_per_compute_pool():
+    assert cloud_config_uuid("vision", "a") == cloud_config_uuid("vision", "a") != cloud_config_uuid("other", "a")
+
+
+def test_spec_is_camel_case_with_mode_under_cluster_variant_and_round_trips():
+    desired = spec(mode="shared", control_plane_resource_groups={"network-pool": "1"},
+                   worker_resource_groups={"storage-tier": "high-performance"},
+                   scaling_policy_ref={"name": "my-scaling-policy", "namespace": "default"})
+    obj = render_compute_pool(desired)
+    assert obj["apiVersion"] == "gpufabric.io/v1alpha1" and obj["kind"] == "ComputePool"
+    assert obj["metadata"] == {"name": "vision-cluster", "namespace": "vision",
+                               "labels": {"app.kubernetes.io/managed-by": "gpufabric"}}
+    assert obj["spec"] == {
+        "clusterVariant": {"shared": {"scalingPolicyRef": {"name": "my-scaling-policy", "namespace": "default"}},
+                           "controlPlaneResourceGroups": {"network-pool": "1"},
+                           "workerResourceGroups": {"storage-tier": "high-performance"}},
+        "controlPlane": {"nodeCount": 1, "singleNodeCluster": False, "architecture": "AMD64"},
+        "nodePoolRequirements": {"workerPools": [{"name": "gpu-workers", "architecture": "AMD64",
+                                                  "gpu": {"family": "NVIDIA-A100", "gpuCount": 8},
+                                                  "minWorkerNodes": 2}]}}
+    assert compute_pool_from_resource(obj) == desired
+
+
+def test_node_label_changes_only_touch_prefix_keys_and_this_compute_pool():
+    hosts = [cpu_host("a"), cpu_host("b", labels={"runwhere.ai/compute-pool": "vision-cluster",
+                                                 "runwhere.ai/machine-pool": "control-plane-pool"}),
+             cpu_host("c", labels={"runwhere.ai/compute-pool": "other", "runwhere.ai/machine-pool": "x"})]
+    allocation = (MachinePool("control-plane-pool", "ControlPlaneAndWorker", ("control-plane",), None,
+                              (HostEntry("a", "Healthy"),)),)
+    changes = compute_pool_label_changes(hosts, "vision-cluster", allocation, "runwhere.ai")
+    assert changes == {"a": {"runwhere.ai/compute-pool": "vision-cluster",
+                             "runwhere.ai/machine-pool": "control-plane-pool"},
+                       "b": {"runwhere.ai/compute-pool": None, "runwhere.ai/machine-pool": None}}
+    assert all(key.startswith("runwhere.ai/") for patch in changes.values() for key in patch)
+    assert all("app.kubernetes.io/managed-by" not in patch for patch in changes.values())
+
+
+def test_node_label_changes_are_empty_when_labels_match():
+    hosts = [cpu_host("a", labels={"runwhere.ai/compute-pool": "p", "runwhere.ai/machine-pool": "control-plane-pool"})]
+    allocation = (MachinePool("control-plane-pool", "ControlPlaneAndWorker", (), None, (HostEntry("a"),)),)
+    assert compute_pool_label_changes(hosts, "p", allocation, "runwhere.ai") == {}
+
+
+def test_pool_status_values():
+    hosts, allocation = seed_allocation()
+    assert pool_status(allocation, hosts) == "Running"
+    assert pool_status(allocation, hosts, deleting=True) == "Deleting"
+    pending = (allocation[0].with_hosts([HostEntry("host-uid-1", "Provisioning")]),) + allocation[1:]
+    assert pool_status(pending, hosts) == "Provisioning"
+    sick = (allocation[0].with_hosts([HostEntry("host-uid-1", "Unhealthy")]),) + allocation[1:]
+    assert pool_status(sick, hosts) == "Unhealthy"
+    moving = plan_compute_pool(hosts, spec(workers=[]), allocation)
+    assert pool_status(allocation, hosts, moving) == "Updating"
