@@ -181,7 +181,7 @@ def quota_capacity_warnings(owner, quota, capacity):
 
 def parse_gpu_quota(quota, what="gpu_quota"):
     """{family: count} -> sorted ((family, count), ...) with families normalised; raises on bad counts."""
-    errors, result = [], {}
+    errors, result, seen = [], {}, set()
     if not isinstance(quota or {}, dict):
         raise_if(["%s must be a mapping of GPU family to count, got %r" % (what, quota)])
     for family, count in (quota or {}).items():
@@ -189,8 +189,9 @@ def parse_gpu_quota(quota, what="gpu_quota"):
         if not key:
             errors.append("%s: empty GPU family" % what)
             continue
-        if key in result:
+        if key in seen:
             errors.append("%s: family %s is listed twice (as %r)" % (what, key, family))
+        seen.add(key)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             errors.append("%s %s: %r is not a non-negative integer" % (what, key, count))
             continue
