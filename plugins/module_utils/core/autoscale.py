@@ -127,5 +127,3 @@ def decide(policy, samples, now, nodes, last_action_at=None, scaling_up_since=No
                                 policy.scale_down_threshold))
     return Decision("none", nodes, "utilization within thresholds")
 
-
-__all__ = ["ScalingPolicy", "Decision", "parse_scaling_policy", "decide"]

@@ -231,6 +231,67 @@ def pool_row(name, nodes, pods):
             "nodeCount": len(names)}
 
 
-__all__ = ["AppAllocation", "app_allocation", "hardware_capacity", "hardware_allocation", "workload_refs",
-           "gpu_totals", "Fit", "check_fit", "dedicated_errors", "check_quota", "quota_errors", "quota_capacity_warnings",
-           "parse_gpu_quota", "pod_gpu_request", "node_gpus", "pool_row"]
+
+def delete_guard_errors(what, workloads, force=False):
+    """Refuse to delete a pool that still runs workloads unless forced; names them and what stays running.
+
+    what: e.g. 'compute pool vision-cluster'; workloads: 'namespace/name' strings.
+    """
+    workloads = sorted(set(workloads))
+    if not workloads or force:
+        return []
+    return ["%s still runs %d workload(s) (%s); set force to delete it anyway: node labels under the prefix "
+            "are removed and running workloads are not stopped" % (what, len(workloads), ", ".join(workloads))]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an app deployment lands and what is left; errors empty means it may be applied.
+
+    apps_after: the pool's apps with this one placed, for hardwareAllocation / aiWorkloadRefs.
+    """
+
+    compute_pool: str
+    family: str
+    count: int
+    node_selector: tuple
+    gpu: Fit
+    quota: Fit
+    errors: tuple
+    apps_after: tuple
+
+    def to_dict(self):
+        return {"computePool": self.compute_pool, "family": self.family, "gpuCount": self.count,
+                "nodeSelector": dict(self.node_selector), "gpuFree": self.gpu.free,
+                "gpuFreeAfter": self.gpu.free_after, "quotaLeft": self.quota.free,
+                "quotaLeftAfter": self.quota.free_after, "errors": list(self.errors)}
+
+
+def gpu_usage(apps):
+    """{family: GPUs} held by a list of AppAllocation."""
+    used = {}
+    for app in apps:
+        used[app.family] = used.get(app.family, 0) + app.count
+    return used
+
+
+def place_app(app, compute_pool, capacity, mode, pool_apps, project, quota, project_apps, prefix):
+    """Check an app deployment against its compute pool and its project's quota, without counting itself twice.
+
+    app: {name, namespace, family (or gpu {family, count}), count, architecture?}; capacity: the pool's
+    status.hardwareCapacity; pool_apps / project_apps: AppAllocation lists already on the pool / in the project
+    (this app's previous entry, if any, is ignored); quota: the project's {family: count}.
+    """
+    request = app_allocation(app)
+    key = (request.namespace, request.name)
+    others = [a for a in pool_apps if (a.namespace, a.name) != key]
+    gpu = check_fit(compute_pool, capacity, hardware_allocation(others), request.family, request.count,
+                    request.architecture if app.get("architecture") else None)
+    quota_fit = check_quota(project, quota, gpu_usage(a for a in project_apps if (a.namespace, a.name) != key),
+                            request.family, request.count)
+    errors = dedicated_errors(compute_pool, mode, others, request.name)
+    errors += [fit.message for fit in (gpu, quota_fit) if not fit.fits]
+    selector = ((prefix + "/compute-pool", compute_pool), ("nvidia.com/gpu.product", request.family))
+    apps_after = tuple(sorted(others + [request], key=lambda a: (a.namespace, a.name)))
+    return Placement(compute_pool, request.family, request.count, selector, gpu, quota_fit, tuple(errors),
+                     apps_after)
