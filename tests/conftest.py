@@ -74,6 +74,15 @@ class WriteCounter:
 
     def events(self):
         """Writes since the mark, once the log has caught up (a marker request is seen)."""
+        self._settle()
+        return self.audit.writes_since(self.mark)
+
+    def dry_runs(self):
+        """Server-side dry-run requests since the mark (check mode sends these; they store nothing)."""
+        self._settle()
+        return self.audit.dry_runs_since(self.mark)
+
+    def _settle(self):
         import time
 
         from kubernetes.client.exceptions import ApiException
@@ -89,7 +98,6 @@ class WriteCounter:
                    for e in events):
                 break
             time.sleep(0.05)
-        return self.audit.writes_since(self.mark)
 
     def count(self) -> int:
         return len(self.events())

@@ -10,6 +10,10 @@ from pathlib import Path
 WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection"})
 
 
+def is_dry_run(event: dict) -> bool:
+    return "dryRun=All" in event.get("requestURI", "")
+
+
 @dataclass(frozen=True)
 class AuditLog:
     path: Path
@@ -24,14 +28,22 @@ class AuditLog:
             lines = log.read().splitlines()
         return [json.loads(line) for line in lines if line.strip()]
 
-    def writes_since(self, mark: int, users=("admin", "operator")) -> list:
-        """Completed write requests by these users since `mark` (the apiserver's own are left out)."""
+    def requests_since(self, mark: int, users=("admin", "operator")) -> list:
+        """Completed write-verb requests by these users since `mark` (the apiserver's own are left out)."""
         return [
             event for event in self.events_since(mark)
             if event.get("stage") == "ResponseComplete"
             and event.get("verb") in WRITE_VERBS
             and event.get("user", {}).get("username") in users
         ]
+
+    def writes_since(self, mark: int, users=("admin", "operator")) -> list:
+        """Requests that changed stored state: write verbs that were not server-side dry runs."""
+        return [event for event in self.requests_since(mark, users) if not is_dry_run(event)]
+
+    def dry_runs_since(self, mark: int, users=("admin", "operator")) -> list:
+        """Write-verb requests sent with dryRun=All: validated and admitted by the server, stored nowhere."""
+        return [event for event in self.requests_since(mark, users) if is_dry_run(event)]
 
     def count_writes(self, mark: int, users=("admin", "operator")) -> Counter:
         return Counter(event["verb"] for event in self.writes_since(mark, users))

@@ -49,3 +49,29 @@ def set_ready(core: client.CoreV1Api, name: str, ready: bool, since: str = EPOCH
     """Flip the Ready condition, as a kubelet would (conditions merge by type)."""
     conditions = node_status(ready=ready, since=since)["status"]["conditions"]
     core.patch_node_status(name, {"status": {"conditions": conditions}})
+
+
+def create_pod(core: client.CoreV1Api, namespace: str, name: str, node: str, gpus: int = 0,
+               node_selector: Optional[dict] = None) -> None:
+    """A pod bound to a node (no scheduler here: it stays Pending, which counts as active)."""
+    ensure_namespace(core, namespace)
+    resources = {"requests": {"nvidia.com/gpu": str(gpus)}, "limits": {"nvidia.com/gpu": str(gpus)}} if gpus else {}
+    core.create_namespaced_pod(namespace, {
+        "metadata": {"name": name},
+        "spec": {"nodeName": node, "nodeSelector": node_selector or {}, "automountServiceAccountToken": False,
+                 "containers": [{"name": "main", "image": "busybox", "resources": resources}]},
+    })
+
+
+def ensure_namespace(core: client.CoreV1Api, namespace: str) -> None:
+    """A namespace with its default service account (no controller manager here creates it)."""
+    from kubernetes.client.exceptions import ApiException
+
+    for create, body in ((core.create_namespace, {"metadata": {"name": namespace}}),
+                         (lambda b: core.create_namespaced_service_account(namespace, b),
+                          {"metadata": {"name": "default"}})):
+        try:
+            create(body)
+        except ApiException as error:
+            if error.status != 409:
+                raise

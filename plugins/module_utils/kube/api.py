@@ -103,8 +103,21 @@ def fingerprint(desired):
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
 
 
+def drop_empty_strings(value):
+    """Mapping values that are "" removed, recursively (list items kept: RBAC's apiGroups [""] means core).
+
+    kube-apiserver 1.20's server-side apply stores "" in a custom resource as null and then rejects it as
+    not a string; an absent field means the same to every gpufabric object, so "" is never sent.
+    """
+    if isinstance(value, dict):
+        return dict((k, drop_empty_strings(v)) for k, v in value.items() if v != "")
+    if isinstance(value, list):
+        return [drop_empty_strings(item) for item in value]
+    return value
+
+
 def with_fingerprint(desired):
-    stamped = json.loads(json.dumps(desired))
+    stamped = drop_empty_strings(desired)
     body = {key: value for key, value in desired.items() if key != "status"}
     stamped.setdefault("metadata", {}).setdefault("annotations", {})[FINGERPRINT] = fingerprint(body)
     stamped.pop("status", None)
@@ -137,7 +150,9 @@ class Cluster(object):
                 headers[setting["key"]] = setting["value"]
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-            body = json.dumps(body, separators=(",", ":"))
+            if "json" not in headers["Content-Type"]:  # the client serialises JSON types itself
+                # JSON is YAML, but the apiserver's YAML decoder reads `"key":""` as null: keep the spaces.
+                body = json.dumps(body, separators=(", ", ": "))
         try:
             response = self.api.rest_client.request(method, url, headers=headers, body=body)
             status = response.status
@@ -169,39 +184,33 @@ class Cluster(object):
 
     # -- writes --------------------------------------------------------------------------------------------
 
-    def apply(self, desired, check_mode=False, live=None, force=True):
-        """Server-side apply of `desired` (status excluded) unless the live object already matches.
-
-        Returns (changed, before, after); `live` may be passed when the caller already read it.
-        """
-        kind, metadata = desired["kind"], desired["metadata"]
+    def apply(self, desired, live, check_mode=False):
+        """Server-side apply of `desired` (status excluded) unless `live` (the object as read, or None)
+        already matches. Returns (changed, after)."""
         stamped = with_fingerprint(desired)
-        if live is None:
-            live = self.get(kind, metadata["name"], metadata.get("namespace"))
         if live is not None and _annotation(live, FINGERPRINT) == _annotation(stamped, FINGERPRINT) \
                 and contains(live, stamped):
-            return False, live, live
-        after = self._apply(stamped, check_mode, force=force)
-        return True, live, after
+            return False, live
+        return True, self._apply(stamped, check_mode)
 
     def apply_status(self, desired, live, check_mode=False):
         """Server-side apply of `desired['status']` through the status subresource, unless equal already."""
-        if live is not None and live.get("status") == desired["status"]:
+        status = drop_empty_strings(desired["status"])
+        if live is not None and live.get("status") == status:
             return False, live
         if live is None and check_mode:  # the object itself does not exist yet: the dry run cannot see it
             after = dict(desired)
             return True, after
         body = {"apiVersion": desired["apiVersion"], "kind": desired["kind"],
-                "metadata": {"name": desired["metadata"]["name"]}, "status": desired["status"]}
+                "metadata": {"name": desired["metadata"]["name"]}, "status": status}
         if desired["metadata"].get("namespace"):
             body["metadata"]["namespace"] = desired["metadata"]["namespace"]
-        return True, self._apply(body, check_mode, subresource="status", force=True)
+        return True, self._apply(body, check_mode, subresource="status")
 
-    def _apply(self, body, check_mode, subresource=None, force=True):
+    def _apply(self, body, check_mode, subresource=None):
+        """PATCH as server-side apply; forced, since gpufabric is the declared owner of what it applies."""
         metadata = body["metadata"]
-        query = {"fieldManager": FIELD_MANAGER}
-        if force:
-            query["force"] = "true"
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
         if check_mode:
             query["dryRun"] = "All"
         path = path_for(body["kind"], metadata["name"], metadata.get("namespace"), subresource)
