@@ -107,9 +107,6 @@ class _FreeHosts:
             cursor += 1
         return found
 
-    def count(self, entry):
-        return [name for name in entry[0] if name not in self.claimed]
-
 
 @dataclass(frozen=True)
 class _Requirement:
@@ -183,8 +180,33 @@ def _groups_text(groups):
     return " in " + ",".join("%s=%s" % pair for pair in groups) if groups else ""
 
 
+def _signature(host):
+    """Hosts with one signature answer every eligibility question alike, so shortfalls count classes, not hosts."""
+    return (host.gpus, host.architecture, host.resource_groups, host.eligible, host.compute_pool)
+
+
+def _attribute_reason(host, requirement, compute_pool):
+    """The first rule a host not held by anyone in this call fails; None when it could serve."""
+    if host.compute_pool and host.compute_pool != compute_pool:
+        return (1, "in compute pool %s" % host.compute_pool, True)
+    if host.compute_pool:
+        return (2, "labelled for this compute pool but not allocated", True)
+    if requirement.family is not None and not host.gpus:
+        return (3, "without GPUs", False)
+    if requirement.family is not None and host.gpu_count(requirement.family) <= 0:
+        return (4, "wrong family", False)
+    if host.architecture != requirement.architecture:
+        return (5, "wrong architecture", False)
+    if not host.matches(requirement.groups):
+        return (6, "outside the resource groups", False)
+    if not host.eligible:
+        return (7, "unhealthy", False)
+    return None
+
+
 class _Context:
-    """One allocation call: hosts by name, the free index and who holds which host (for shortfall reasons)."""
+    """One allocation call: hosts by name, the free index, who holds which host, and hosts nobody holds
+    counted by signature (so a shortfall costs O(classes), not O(hosts))."""
 
     def __init__(self, hosts, currents):
         self.hosts = {}
@@ -195,6 +217,14 @@ class _Context:
             for pool in currents[compute_pool]:
                 for entry in pool.hosts:
                     self.owner.setdefault(entry.host, (compute_pool, pool.name))
+        self.owner_counts = {}
+        for holder in self.owner.values():
+            self.owner_counts[holder] = self.owner_counts.get(holder, 0) + 1
+        self.classes = {}  # signature -> [representative host, count] for hosts nobody holds
+        for name, host in self.hosts.items():
+            if name not in self.owner:
+                entry = self.classes.setdefault(_signature(host), [host, 0])
+                entry[1] += 1
         self.free = _FreeHosts(self.hosts.values(), self.owner)
         self.held = set()  # hosts kept or chosen by a requirement in this call
 
@@ -202,63 +232,69 @@ class _Context:
         for name in names:
             self.held.add(name)
             self.free.claimed.add(name)
-            self.owner[name] = (compute_pool, machine_pool)
-
-    def reasons(self, requirement, compute_pool, eligible):
-        """Why each other host cannot serve the requirement: first failing rule per host, counted."""
-        counts = {}
-        for name, host in self.hosts.items():
-            if name in eligible:
+            before = self.owner.get(name)
+            if before == (compute_pool, machine_pool):
                 continue
-            holder = self.owner.get(name)
-            if holder and holder[0] == compute_pool:
-                reason = (0, "in machine pool %s" % holder[1], True)
-            elif holder:
-                reason = (1, "in compute pool %s" % holder[0], True)
-            elif host.compute_pool and host.compute_pool != compute_pool:
-                reason = (1, "in compute pool %s" % host.compute_pool, True)
-            elif host.compute_pool:
-                reason = (2, "labelled for this compute pool but not allocated", True)
-            elif requirement.family is not None and not host.gpus:
-                reason = (3, "without GPUs", False)
-            elif requirement.family is not None and host.gpu_count(requirement.family) <= 0:
-                reason = (4, "wrong family", False)
-            elif host.architecture != requirement.architecture:
-                reason = (5, "wrong architecture", False)
-            elif not host.matches(requirement.groups):
-                reason = (6, "outside the resource groups", False)
-            elif not host.eligible:
-                reason = (7, "unhealthy", False)
+            if before is None:
+                if name in self.hosts:
+                    self.classes[_signature(self.hosts[name])][1] -= 1
             else:
-                reason = (8, "not needed", False)
-            counts[reason] = counts.get(reason, 0) + 1
+                self.owner_counts[before] -= 1
+            self.owner[name] = (compute_pool, machine_pool)
+            key = (compute_pool, machine_pool)
+            self.owner_counts[key] = self.owner_counts.get(key, 0) + 1
+
+    def eligible_free(self, requirement, compute_pool):
+        """(hosts, GPUs) nobody holds that could serve the requirement."""
+        hosts = gpus = 0
+        for host, count in self.classes.values():
+            if count and _attribute_reason(host, requirement, compute_pool) is None:
+                hosts += count
+                gpus += count * (host.gpu_count(requirement.family) if requirement.family else 0)
+        return hosts, gpus
+
+    def reasons(self, requirement, compute_pool, own_pool, eligible):
+        """Why the other hosts cannot serve the requirement: first failing rule per host, counted."""
+        counts = {}
+
+        def add(reason, count):
+            if reason is not None and count:
+                counts[reason] = counts.get(reason, 0) + count
+
+        for (pool_name, machine_pool), count in self.owner_counts.items():
+            if (pool_name, machine_pool) == (compute_pool, requirement.machine_pool):
+                continue
+            add((0, "in machine pool %s" % machine_pool, True) if pool_name == compute_pool
+                else (1, "in compute pool %s" % pool_name, True), count)
+        for name in own_pool:  # this pool's own hosts that cannot stay
+            if name not in eligible and self.owner.get(name) == (compute_pool, requirement.machine_pool):
+                host = self.hosts.get(name)
+                add((8, "gone from the inventory", False) if host is None else
+                    _attribute_reason(host, requirement, compute_pool) or (7, "unhealthy", False), 1)
+        for host, count in self.classes.values():
+            add(_attribute_reason(host, requirement, compute_pool), count)
         ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
         return tuple(("%s %s" % (_plural(count, "host"), text)) if with_host else "%d %s" % (count, text)
                      for (_, text, with_host), count in ordered)
 
 
-def _shortfall(ctx, compute_pool, requirement, kept):
-    """Build the Shortfall for an unmet requirement (only on failure: it scans every host once)."""
+def _shortfall(ctx, compute_pool, requirement, kept, current_pool):
+    """Build the Shortfall for an unmet requirement, with the reasons the other hosts were not eligible."""
+    free_hosts, free_gpus = ctx.eligible_free(requirement, compute_pool)
+    arch = "" if requirement.architecture == "AMD64" else requirement.architecture + " "
     if requirement.family is None:
-        free = ctx.free.count(ctx.free.control_plane_list(requirement.architecture, requirement.groups,
-                                                           requirement.families))
-        names = list(kept) + free
-        eligible = eligible_hosts = len(names)
-        need_text = "control plane needs %s (%s)%s" % (_plural(requirement.need, "host"),
-                                                       requirement.architecture, _groups_text(requirement.groups))
+        eligible = eligible_hosts = len(kept) + free_hosts
+        need_text = "control plane needs %d %s%s%s" % (requirement.need, arch, "host" if requirement.need == 1
+                                                       else "hosts", _groups_text(requirement.groups))
         have_text = "%d eligible" % eligible
     else:
-        names = list(kept)
-        for entry in ctx.free.worker_groups(requirement.family, requirement.architecture,
-                                            requirement.groups).values():
-            names.extend(ctx.free.count(entry))
-        eligible = sum(_size(ctx.hosts[name], requirement) for name in names)
-        eligible_hosts = len(names)
-        need_text = "worker pool %s needs %d x %s on >= %s (%s)%s" % (
-            requirement.worker, requirement.need, requirement.family, _plural(requirement.min_hosts, "host"),
-            requirement.architecture, _groups_text(requirement.groups))
+        eligible = sum(_size(ctx.hosts[name], requirement) for name in kept) + free_gpus
+        eligible_hosts = len(kept) + free_hosts
+        need_text = "worker pool %s needs %d x %s on >= %d %s%s%s" % (
+            requirement.worker, requirement.need, requirement.family, requirement.min_hosts, arch,
+            "host" if requirement.min_hosts == 1 else "hosts", _groups_text(requirement.groups))
         have_text = "%d eligible on %s" % (eligible, _plural(eligible_hosts, "host"))
-    reasons = ctx.reasons(requirement, compute_pool, set(names))
+    reasons = ctx.reasons(requirement, compute_pool, current_pool.host_names if current_pool else (), set(kept))
     if reasons:
         have_text += " (%s)" % ", ".join(reasons)
     return Shortfall(compute_pool, requirement.key, requirement.need, requirement.min_hosts, eligible,
@@ -328,7 +364,7 @@ def allocate_many(hosts, specs, currents):
         for requirement, current_pool, kept, done in requirements:
             chosen = kept if done else _fill(ctx, requirement, kept)
             if chosen is None:
-                shortfalls.append(_shortfall(ctx, spec.name, requirement, kept))
+                shortfalls.append(_shortfall(ctx, spec.name, requirement, kept, current_pool))
                 current_hosts = current_pool.host_names if current_pool else ()
                 ctx.claim(current_hosts, spec.name, requirement.machine_pool)
                 pools.append(TargetPool(requirement.machine_pool, requirement.node_type, requirement.labels,

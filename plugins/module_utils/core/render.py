@@ -82,13 +82,14 @@ def render_machine_pools(allocation, hosts):
 
 
 def pool_status(allocation, hosts, plan=None, deleting=False):
-    """status.status: Deleting, Failed (unmet and nothing allocated), Updating (plan still has steps),
-    Provisioning / Unhealthy (from host statuses) or Running."""
+    """status.status of the allocation after a run: Deleting, Failed (unmet and nothing allocated), Updating
+    (steps still waiting), Unhealthy / Provisioning (from host statuses) or Running. A plan whose steps all ran
+    does not count: the same state must give the same status on the next run."""
     if deleting:
         return "Deleting"
     if plan is not None and plan.shortfalls and not any(pool.hosts for pool in allocation):
         return "Failed"
-    if plan is not None and plan.operations:
+    if plan is not None and plan.waiting:
         return "Updating"
     statuses = set(entry.status for pool in allocation for entry in pool.hosts)
     if statuses & {"Unhealthy", "Failed", "Unknown"}:

@@ -139,7 +139,7 @@ def test_shortfall_is_returned_with_counted_reasons():
     assert len(result.shortfalls) == 1
     short = result.shortfalls[0]
     assert short.message == (
-        "worker pool gpu-workers needs 8 x NVIDIA-A100 on >= 2 hosts (AMD64) in storage-tier=high-performance; "
+        "worker pool gpu-workers needs 8 x NVIDIA-A100 on >= 2 hosts in storage-tier=high-performance; "
         "4 eligible on 1 host (1 host in machine pool control-plane-pool, 1 host in compute pool X, "
         "2 wrong family, 1 unhealthy)")
     assert (short.needed, short.eligible, short.eligible_hosts) == (8, 4, 1)
@@ -150,7 +150,26 @@ def test_shortfall_is_returned_with_counted_reasons():
 def test_control_plane_shortfall_counts_hosts():
     result = allocate([cpu_host("a"), cpu_host("b", status="Failed")], spec(workers=[], node_count=3))
     assert result.shortfalls[0].message == (
-        "control plane needs 3 hosts (AMD64); 1 eligible (1 unhealthy)")
+        "control plane needs 3 hosts; 1 eligible (1 unhealthy)")
+
+
+def test_shortfall_names_a_non_default_architecture_and_counts_wrong_architecture():
+    hosts = [gpu_host("a", 4, arch="ARM64"), gpu_host("b", 4), cpu_host("cp")]
+    result = allocate(hosts, spec(worker_pools=[{"name": "w", "architecture": "arm64",
+                                                 "gpu": {"family": "NVIDIA-A100", "count": 8}}]))
+    assert result.shortfalls[0].message == (
+        "worker pool w needs 8 x NVIDIA-A100 on >= 1 ARM64 host; 4 eligible on 1 host "
+        "(1 host in machine pool control-plane-pool, 1 wrong architecture)")
+
+
+def test_shortfall_counts_own_hosts_that_cannot_stay_by_their_defect():
+    current = (MachinePool("worker-pool-nvidia-amd64-0", "WorkerOnly", (), "w",
+                           (HostEntry("x", "Healthy"), HostEntry("gone", "Healthy"))),)
+    hosts = [gpu_host("x", 4, status="Failed"), cpu_host("cp")]
+    result = allocate(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 1)]), current)
+    assert result.shortfalls[0].message == (
+        "worker pool w needs 8 x NVIDIA-A100 on >= 1 host; 0 eligible on 0 hosts "
+        "(1 host in machine pool control-plane-pool, 1 unhealthy, 1 gone from the inventory)")
 
 
 def test_unmet_requirement_keeps_its_current_hosts():

@@ -10,7 +10,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation
     HostEntry, MachinePool, allocation_from_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import AppAllocation
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import cloud_config_uuid
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import apply_plan, plan_compute_pool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
+    Operation, Plan, Step, apply_plan, plan_compute_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
     compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import compute_pool_from_resource
@@ -108,5 +109,9 @@ def test_pool_status_values():
     assert pool_status(pending, hosts) == "Provisioning"
     sick = (allocation[0].with_hosts([HostEntry("host-uid-1", "Unhealthy")]),) + allocation[1:]
     assert pool_status(sick, hosts) == "Unhealthy"
-    moving = plan_compute_pool(hosts, spec(workers=[]), allocation)
-    assert pool_status(allocation, hosts, moving) == "Updating"
+    done = plan_compute_pool(hosts, spec(workers=[]), allocation)
+    assert done.operations and pool_status(allocation, hosts, done) == "Running"
+    waiting = Plan("vision-cluster", (Operation("replace", "w", "w", (Step("wait", "w", "h", message="m"),)),))
+    assert pool_status(allocation, hosts, waiting) == "Updating"
+    failed = plan_compute_pool(hosts, spec(workers=[], node_count=5))
+    assert pool_status((), hosts, failed) == "Failed"
