@@ -220,11 +220,7 @@ class _Context:
         self.owner_counts = {}
         for holder in self.owner.values():
             self.owner_counts[holder] = self.owner_counts.get(holder, 0) + 1
-        self.classes = {}  # signature -> [representative host, count] for hosts nobody holds
-        for name, host in self.hosts.items():
-            if name not in self.owner:
-                entry = self.classes.setdefault(_signature(host), [host, 0])
-                entry[1] += 1
+        self._classes = None  # signature -> [representative host, count] for hosts nobody holds; built lazily
         self.free = _FreeHosts(self.hosts.values(), self.owner)
         self.held = set()  # hosts kept or chosen by a requirement in this call
 
@@ -236,13 +232,23 @@ class _Context:
             if before == (compute_pool, machine_pool):
                 continue
             if before is None:
-                if name in self.hosts:
-                    self.classes[_signature(self.hosts[name])][1] -= 1
+                if self._classes is not None and name in self.hosts:
+                    self._classes[_signature(self.hosts[name])][1] -= 1
             else:
                 self.owner_counts[before] -= 1
             self.owner[name] = (compute_pool, machine_pool)
             key = (compute_pool, machine_pool)
             self.owner_counts[key] = self.owner_counts.get(key, 0) + 1
+
+    @property
+    def classes(self):
+        """Built on the first shortfall only, so a plan that meets every requirement never pays for it."""
+        if self._classes is None:
+            self._classes = {}
+            for name, host in self.hosts.items():
+                if name not in self.owner:
+                    self._classes.setdefault(_signature(host), [host, 0])[1] += 1
+        return self._classes
 
     def eligible_free(self, requirement, compute_pool):
         """(hosts, GPUs) nobody holds that could serve the requirement."""
