@@ -92,11 +92,12 @@ class WriteCounter:
             self.core.read_namespace(marker)
         except ApiException:
             pass
-        for _ in range(100):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
             events = self.audit.events_since(self.mark)
             if any(e.get("objectRef", {}).get("name") == marker and e.get("stage") == "ResponseComplete"
                    for e in events):
-                break
+                return
             time.sleep(0.05)
 
     def count(self) -> int:

@@ -15,12 +15,13 @@ from tests.harness.collection import COLLECTIONS, REPO
 MODULES = "ansible_collections.gpufabric.platform.plugins.modules."
 
 
-def _env() -> dict:
+def ansible_env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(COLLECTIONS), str(REPO)])
     env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
     return env
 
 
@@ -37,7 +38,7 @@ def run_module(module: str, args: dict, kubeconfig: str, context: str = "operato
         json.dump(payload, handle)
     try:
         out = subprocess.run([sys.executable, "-m", MODULES + module, handle.name], capture_output=True,
-                             text=True, env=_env(), cwd=str(REPO))
+                             text=True, env=ansible_env(), cwd=str(REPO))
     finally:
         os.unlink(handle.name)
     try:
@@ -57,7 +58,7 @@ def run_playbook(playbook: Path, extra_vars: dict | None = None, check: bool = F
         argv.append("--check")
     if diff:
         argv.append("--diff")
-    env = _env()
+    env = ansible_env()
     env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
     out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=str(REPO))
     output = out.stdout + out.stderr

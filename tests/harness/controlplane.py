@@ -162,11 +162,10 @@ class ControlPlane:
         for name, pid in sorted(self._pids().items(), reverse=True):  # etcd after apiserver
             if _alive(pid):
                 os.kill(pid, signal.SIGTERM)
-                for _ in range(50):
-                    if not _alive(pid):
-                        break
+                deadline = time.monotonic() + 5
+                while _alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.1)
-                else:
+                if _alive(pid):
                     os.kill(pid, signal.SIGKILL)
                 if not quiet:
                     say(f"stopped {name} (pid {pid})")
@@ -213,8 +212,8 @@ class ControlPlane:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "local", "cluster": {"server": self.server,
-                                                        "certificate-authority": str(self.ca_cert)}}],
+            "clusters": [{"name": "local",
+                          "cluster": {"server": self.server, "certificate-authority": str(self.ca_cert)}}],
             "users": [{"name": user, "user": {"token": self.token(user)}} for user in users],
             "contexts": [{"name": user, "context": {"cluster": "local", "user": user}} for user in users],
             "current-context": "admin",
