@@ -18,6 +18,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.fit import
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import family_vendor
 
 CONTROL_PLANE = "control-plane"  # requirement key of the control plane in shortfalls
+_LISTED_POOLS = 3  # shortfalls name this many other compute pools holding hosts, and sum the rest
 
 
 @dataclass(frozen=True)
@@ -217,9 +218,10 @@ class _Context:
             for pool in currents[compute_pool]:
                 for entry in pool.hosts:
                     self.owner.setdefault(entry.host, (compute_pool, pool.name))
-        self.owner_counts = {}
-        for holder in self.owner.values():
-            self.owner_counts[holder] = self.owner_counts.get(holder, 0) + 1
+        self.held_by = {}  # compute pool -> {machine pool: hosts held}
+        for compute_pool, machine_pool in self.owner.values():
+            pools = self.held_by.setdefault(compute_pool, {})
+            pools[machine_pool] = pools.get(machine_pool, 0) + 1
         self._classes = None  # signature -> [representative host, count] for hosts nobody holds; built lazily
         self.free = _FreeHosts(self.hosts.values(), self.owner)
         self.held = set()  # hosts kept or chosen by a requirement in this call
@@ -235,10 +237,10 @@ class _Context:
                 if self._classes is not None and name in self.hosts:
                     self._classes[_signature(self.hosts[name])][1] -= 1
             else:
-                self.owner_counts[before] -= 1
+                self.held_by[before[0]][before[1]] -= 1
             self.owner[name] = (compute_pool, machine_pool)
-            key = (compute_pool, machine_pool)
-            self.owner_counts[key] = self.owner_counts.get(key, 0) + 1
+            pools = self.held_by.setdefault(compute_pool, {})
+            pools[machine_pool] = pools.get(machine_pool, 0) + 1
 
     @property
     def classes(self):
@@ -267,11 +269,13 @@ class _Context:
             if reason is not None and count:
                 counts[reason] = counts.get(reason, 0) + count
 
-        for (pool_name, machine_pool), count in self.owner_counts.items():
-            if (pool_name, machine_pool) == (compute_pool, requirement.machine_pool):
+        for pool_name, machine_pools in self.held_by.items():
+            if pool_name != compute_pool:
+                add((1, "in compute pool %s" % pool_name, True), sum(machine_pools.values()))
                 continue
-            add((0, "in machine pool %s" % machine_pool, True) if pool_name == compute_pool
-                else (1, "in compute pool %s" % pool_name, True), count)
+            for machine_pool, count in machine_pools.items():
+                if machine_pool != requirement.machine_pool:
+                    add((0, "in machine pool %s" % machine_pool, True), count)
         for name in own_pool:  # this pool's own hosts that cannot stay
             if name not in eligible and self.owner.get(name) == (compute_pool, requirement.machine_pool):
                 host = self.hosts.get(name)
@@ -279,6 +283,12 @@ class _Context:
                     _attribute_reason(host, requirement, compute_pool) or (7, "unhealthy", False), 1)
         for host, count in self.classes.values():
             add(_attribute_reason(host, requirement, compute_pool), count)
+        pools = sorted((-count, reason) for reason, count in counts.items() if reason[0] == 1)
+        if len(pools) > _LISTED_POOLS:  # name the largest holders, sum the rest
+            for _, reason in pools[_LISTED_POOLS:]:
+                del counts[reason]
+            counts[(1.5, "in %d other compute pools" % (len(pools) - _LISTED_POOLS), True)] = -sum(
+                count for count, _ in pools[_LISTED_POOLS:])
         ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
         return tuple(("%s %s" % (_plural(count, "host"), text)) if with_host else "%d %s" % (count, text)
                      for (_, text, with_host), count in ordered)

@@ -196,3 +196,12 @@ def test_allocate_many_never_puts_a_host_in_two_pools():
     results = allocate_many(hosts, specs, {})
     seen = [h for r in results.values() for p in r.pools for h in p.hosts]
     assert len(seen) == len(set(seen)) == 9
+
+
+def test_shortfall_names_the_three_largest_holding_compute_pools_and_sums_the_rest():
+    hosts = [gpu_host("%s-%d" % (pool, i), 4, compute_pool=pool)
+             for pool, n in (("p1", 1), ("p2", 3), ("p3", 2), ("p4", 2), ("p5", 1)) for i in range(n)]
+    result = allocate(hosts + [cpu_host("cp")], spec())
+    assert result.shortfalls[0].reasons == (
+        "1 host in machine pool control-plane-pool", "3 hosts in compute pool p2", "2 hosts in compute pool p3",
+        "2 hosts in compute pool p4", "2 hosts in 2 other compute pools")
