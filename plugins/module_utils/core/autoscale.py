@@ -5,7 +5,9 @@ Times are numbers (seconds, e.g. epoch) passed in by the caller; nothing here re
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import Tuple
 
@@ -65,6 +67,16 @@ def parse_scaling_policy(args):
             errors.append("step %d must be at least 1" % policy.step)
     raise_if(errors)
     return policy
+
+
+def epoch_seconds(timestamp):
+    """RFC 3339 text as Kubernetes writes it ('2024-01-15T10:30:00Z') -> whole seconds since the epoch
+    (fractional seconds are dropped), so callers can pass statusUpdatedAt values to decide()."""
+    text = str(timestamp).strip().replace("Z", "+00:00")
+    head, dot, tail = text.partition(".")
+    if dot:
+        text = head + tail.lstrip("0123456789")
+    return calendar.timegm(datetime.strptime(text, "%Y-%m-%dT%H:%M:%S%z").utctimetuple())
 
 
 def _window(samples, now, duration):

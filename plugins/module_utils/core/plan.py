@@ -15,6 +15,7 @@ from typing import Optional, Tuple
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocate import allocate_many
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
     CONTROL_PLANE_POOL, HostEntry, MachinePool, sort_pools)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import quorum
 
 ADD, REMOVE, WAIT = "add-host", "remove-host", "wait"
@@ -181,14 +182,19 @@ def _plan_one(result, spec, current, hosts):
 
 
 def plan_many(hosts, specs, currents):
-    """Plan several compute pools over one host inventory (one index, one pass). Returns {name: Plan}."""
+    """Plan several compute pools over one host inventory (one index, one pass). Returns {name: Plan} in name
+    order. Compute pool names must be unique: node labels carry the name only."""
+    names = [spec.name for spec in specs]
+    raise_if(["compute pool %s is given %d times (node labels carry the name only, so names must be unique "
+              "across namespaces)" % (name, names.count(name)) for name in sorted(set(names))
+              if names.count(name) > 1])
     by_name = {}
     for host in sorted(hosts, key=lambda h: h.name):
         by_name[host.name] = host
     currents = dict((key, tuple(value)) for key, value in currents.items())
     results = allocate_many(by_name.values(), specs, currents)
     return dict((spec.name, _plan_one(results[spec.name], spec, currents.get(spec.name, ()), by_name))
-                for spec in specs)
+                for spec in sorted(specs, key=lambda s: s.name))
 
 
 def plan_compute_pool(hosts, spec, current=(), others=None):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import decide, parse_scaling_policy
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
+    decide, epoch_seconds, parse_scaling_policy)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 
 POLICY = parse_scaling_policy({"scale_up_threshold": 80, "scale_up_duration": 300, "scale_down_threshold": 20,
@@ -69,3 +70,9 @@ def test_policy_validation():
         parse_scaling_policy({"scale_up_threshold": 20, "scale_up_duration": 60, "scale_down_threshold": 30,
                               "scale_down_duration": 60, "min_nodes": 3, "max_nodes": 2, "step": 0})
     assert len(caught.value.errors) == 3
+
+
+def test_kubernetes_timestamps_become_epoch_seconds():
+    assert epoch_seconds("2024-01-15T10:30:00Z") == 1705314600
+    assert epoch_seconds("2024-01-15T10:30:00.123456Z") == 1705314600
+    assert epoch_seconds("2024-01-15T12:30:00+02:00") == 1705314600

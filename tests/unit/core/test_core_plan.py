@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from core_helpers import cpu_host, gpu_host, seed_hosts, spec
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
-    apply_plan, plan_compute_pool, plan_delete)
+    apply_plan, plan_compute_pool, plan_delete, plan_many)
 
 
 def healthy(hosts, names=None):
@@ -199,3 +201,8 @@ def test_missing_host_is_removed():
                            (HostEntry("gone", "Healthy"),)),)
     plan = plan_compute_pool([cpu_host("cp")], spec(workers=[]), current)
     assert steps(plan) == [("add-host", "control-plane-pool", "cp"), ("remove-host", "control-plane-pool", "gone")]
+
+
+def test_plan_many_rejects_duplicate_compute_pool_names():
+    with pytest.raises(FabricError, match="compute pool vision-cluster is given 2 times"):
+        plan_many(seed_hosts(), [spec(namespace="a"), spec(namespace="b")], {})
