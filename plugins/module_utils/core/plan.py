@@ -122,43 +122,46 @@ def _pool_operation(target, current, hosts, desired_cp):
     # Replacements: hosts added now, and hosts added earlier that the allocation does not yet record as
     # Healthy; one of them being Healthy now is what lets the old hosts go.
     recorded = dict((entry.host, entry.status) for entry in current.hosts)
-    pending = sorted(h for h in wanted & now_names if recorded.get(h) != "Healthy")
-    replacements = sorted(set(added) | set(pending))
-    replacement_ready = any(_healthy(hosts, h) for h in replacements)
+    replacements = sorted(set(added) | set(h for h in wanted & now_names if recorded.get(h) != "Healthy"))
+    waiting_for = [h for h in replacements if not _healthy(hosts, h)]
+    must_wait = bool(waiting_for) and len(waiting_for) == len(replacements)
+    replace = bool(dropped) and bool(wanted) and wanted <= set(replacements)
     steps = []
     if (current.node_type, tuple(current.labels)) != (target.node_type, tuple(target.labels)):
         steps.append(Step(SET_NODE_TYPE, name, status=target.node_type))
     steps.extend(Step(ADD, name, h, recorded_status(hosts.get(h))) for h in added)
-    replace = bool(dropped) and bool(wanted) and all(h in replacements for h in wanted)
-    waiting_for = [h for h in replacements if not _healthy(hosts, h)]
-    must_wait = bool(replacements) and not replacement_ready and bool(waiting_for)
-    bridge = None
-    if replace and must_wait:
-        healthy_old = [h for h in dropped if _healthy(hosts, h)]
-        bridge = healthy_old[0] if healthy_old else None
-    healthy_cp = sum(1 for h in now_names | set(added) if _healthy(hosts, h))
-    for host in dropped:
-        healthy = _healthy(hosts, host)
-        if healthy and ((replace and host == bridge) or (not replace and must_wait)):
-            what = "bridge host" if replace else "host"
-            steps.append(Step(WAIT, name, host, message="waiting for %s to become Healthy before removing %s %s"
-                              % (_waiting_text(name, waiting_for), what, host)))
-            continue
-        if healthy and name == CONTROL_PLANE_POOL and healthy_cp - 1 < quorum(desired_cp):
-            awaited = ("%s to become Healthy" % _waiting_text(name, waiting_for) if waiting_for
-                       else "more Healthy control-plane hosts")
-            steps.append(Step(WAIT, name, host, message=(
-                "waiting for %s: removing host %s now would leave %d Healthy control-plane hosts, below the "
-                "quorum of %d for %d nodes" % (awaited, host, healthy_cp - 1, quorum(desired_cp), desired_cp))))
-            continue
-        if healthy and name == CONTROL_PLANE_POOL:
-            healthy_cp -= 1
-        steps.append(Step(REMOVE, name, host, "Deleting"))
+    steps.extend(_removal_steps(name, dropped, hosts, replace, must_wait, waiting_for,
+                                sum(1 for h in now_names | set(added) if _healthy(hosts, h)), desired_cp))
     if not steps:
         return None
     kind = "replace" if replace else ("scale" if added or dropped else "update")
     steps.sort(key=lambda step: _STEP_ORDER[step.action])
     return Operation(kind, name, target.requirement, tuple(steps))
+
+
+def _removal_steps(name, dropped, hosts, replace, must_wait, waiting_for, healthy_count, desired_cp):
+    """Remove or wait, host by host: a replace keeps one Healthy bridge host while no replacement is Healthy,
+    a scale keeps all its Healthy old hosts; hosts that are not Healthy go at once; the control plane never
+    drops below the quorum of its desired size."""
+    healthy_old = [h for h in dropped if _healthy(hosts, h)]
+    bridge = healthy_old[0] if replace and must_wait and healthy_old else None
+    steps = []
+    for host in dropped:
+        healthy = _healthy(hosts, host)
+        if healthy and (host == bridge or (must_wait and not replace)):
+            steps.append(Step(WAIT, name, host, message="waiting for %s to become Healthy before removing %s %s"
+                              % (_waiting_text(name, waiting_for), "bridge host" if replace else "host", host)))
+        elif healthy and name == CONTROL_PLANE_POOL and healthy_count - 1 < quorum(desired_cp):
+            awaited = ("%s to become Healthy" % _waiting_text(name, waiting_for) if waiting_for
+                       else "more Healthy control-plane hosts")
+            steps.append(Step(WAIT, name, host, message=(
+                "waiting for %s: removing host %s now would leave %d Healthy control-plane hosts, below the "
+                "quorum of %d for %d nodes" % (awaited, host, healthy_count - 1, quorum(desired_cp), desired_cp))))
+        else:
+            if healthy and name == CONTROL_PLANE_POOL:
+                healthy_count -= 1
+            steps.append(Step(REMOVE, name, host, "Deleting"))
+    return steps
 
 
 def delete_operation(pool):
