@@ -84,7 +84,8 @@ class Plan:
         return tuple(message for op in self.operations for message in op.waiting)
 
     def to_dict(self):
-        return {"computePool": self.compute_pool, "mode": self.mode, "operations": [op.to_dict() for op in self.operations],
+        return {"computePool": self.compute_pool, "mode": self.mode,
+                "operations": [op.to_dict() for op in self.operations],
                 "waiting": list(self.waiting), "shortfalls": [s.message for s in self.shortfalls]}
 
 

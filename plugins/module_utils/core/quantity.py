@@ -59,7 +59,8 @@ def format_quantity(value, style="auto"):
     """Format a quantity back to its shortest exact Kubernetes form.
 
     style 'binary' allows Ki..Ei (memory), 'decimal' k..E, 'auto' both; the shortest wins, binary first on a
-    tie. Fractions use m/u/n as Kubernetes does ('500m', '1500m'). parse_quantity(format_quantity(q)) == q for every q with a finite decimal form.
+    tie. Fractions use m/u/n as Kubernetes does ('500m', '1500m'). parse_quantity(format_quantity(q)) == q for
+    every q with a finite decimal form.
     """
     value = Fraction(value)
     candidates = []

@@ -37,6 +37,8 @@ def test_create_from_nothing_adds_hosts_with_their_status():
     adds = [(s.host, s.status) for op in plan.operations for s in op.steps if s.action == "add-host"]
     assert adds == [("host-uid-1", "Healthy"), ("host-uid-3", "Healthy"), ("host-uid-4", "Provisioning")]
     assert steps(plan)[0] == ("create-machine-pool", "control-plane-pool", None)
+    assert plan.to_dict()["mode"] == "dedicated"
+    assert plan_compute_pool(hosts, spec(mode="shared")).to_dict()["mode"] == "shared"
 
 
 def test_converged_state_plans_nothing_and_apply_is_a_fixpoint():
