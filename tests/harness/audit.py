@@ -56,3 +56,25 @@ class AuditLog:
             f" by {e['user']['username']} -> {e.get('responseStatus', {}).get('code')}"
             for e in events
         )
+
+
+def main(argv=None) -> int:
+    """python -m tests.harness.audit LOG MARK: print the writes since byte offset MARK, then their count."""
+    import sys
+    import time
+
+    log, mark = Path(argv[0] if argv else sys.argv[1]), int(argv[1] if argv else sys.argv[2])
+    size = -1
+    while size != log.stat().st_size:  # the apiserver appends asynchronously: wait until the log is still
+        size = log.stat().st_size
+        time.sleep(0.5)
+    audit = AuditLog(log)
+    events = audit.writes_since(mark)
+    if events:
+        print(audit.describe(events))
+    print(len(events))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

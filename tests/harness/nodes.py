@@ -75,3 +75,35 @@ def ensure_namespace(core: client.CoreV1Api, namespace: str) -> None:
         except ApiException as error:
             if error.status != 409:
                 raise
+
+
+def main(argv=None) -> int:
+    """python -m tests.harness.nodes KUBECONFIG COUNT [--product P --gpus N --prefix node]: create GPU nodes."""
+    import argparse
+
+    from kubernetes import config
+
+    parser = argparse.ArgumentParser(description="Create simulated GPU nodes (existing ones are left alone).")
+    parser.add_argument("kubeconfig")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--prefix", default="node")
+    parser.add_argument("--product", default="NVIDIA-A100")
+    parser.add_argument("--gpus", type=int, default=8)
+    args = parser.parse_args(argv)
+    configuration = client.Configuration()
+    config.load_kube_config(args.kubeconfig, context="admin", client_configuration=configuration)
+    core = client.CoreV1Api(client.ApiClient(configuration))
+    existing = {node.metadata.name for node in core.list_node().items}
+    width = len(str(args.count))
+    created = 0
+    for index in range(1, args.count + 1):
+        name = f"{args.prefix}-{index:0{width}d}"
+        if name not in existing:
+            create_node(core, name, gpu_product=args.product, gpus=args.gpus)
+            created += 1
+    print(f"{created} node(s) created, {args.count - created} already there")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
