@@ -205,3 +205,10 @@ def test_shortfall_names_the_three_largest_holding_compute_pools_and_sums_the_re
     assert result.shortfalls[0].reasons == (
         "1 host in machine pool control-plane-pool", "3 hosts in compute pool p2", "2 hosts in compute pool p3",
         "2 hosts in compute pool p4", "2 hosts in 2 other compute pools")
+
+
+def test_single_node_cluster_prefers_a_host_with_the_declared_gpu_family():
+    hosts = [cpu_host("a-cpu"), gpu_host("b-h100", 8, family="NVIDIA-H100"), gpu_host("c-a100", 8)]
+    result = allocate(hosts, spec(single=True))
+    assert pools(result)["control-plane-pool"].hosts == ("c-a100",)
+    assert pools(allocate(hosts, spec(workers=[])))["control-plane-pool"].hosts == ("a-cpu",)

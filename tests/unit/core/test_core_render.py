@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
-from core_helpers import cpu_host, seed_hosts, spec
+import pytest
+from core_helpers import cpu_host, gpu_host, seed_hosts, spec
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
     HostEntry, MachinePool, allocation_from_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import AppAllocation
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import cloud_config_uuid
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     Operation, Plan, Step, apply_plan, plan_compute_pool)
@@ -115,3 +117,19 @@ def test_pool_status_values():
     assert pool_status(allocation, hosts, waiting) == "Updating"
     failed = plan_compute_pool(hosts, spec(workers=[], node_count=5))
     assert pool_status((), hosts, failed) == "Failed"
+
+
+def test_hardware_capacity_is_per_architecture_with_exact_memory():
+    hosts = [cpu_host("a"), cpu_host("b", arch="ARM64", memory="1536Mi"),
+             gpu_host("c", 2, family="NVIDIA-H100", arch="ARM64")]
+    allocation = (MachinePool("control-plane-pool", "ControlPlaneOnly", (), None,
+                              tuple(HostEntry(h.name) for h in hosts)),)
+    assert render_compute_pool_status(spec(), allocation, hosts)["hardwareCapacity"] == [
+        {"architecture": "AMD64", "totalCPU": 32, "totalMemory": "128Gi", "gpu": []},
+        {"architecture": "ARM64", "totalCPU": 64, "totalMemory": "132608Mi",
+         "gpu": [{"family": "NVIDIA-H100", "gpuCount": 2}]}]
+
+
+def test_label_changes_reject_a_bad_prefix():
+    with pytest.raises(FabricError, match="label prefix 'Not A Prefix'"):
+        compute_pool_label_changes([cpu_host("a")], "p", (), "Not A Prefix")
