@@ -39,8 +39,10 @@ labelled    PoolSpec, parse_pool(name, description, nodes), parse_pool_document(
             pool_table(nodes, pods, prefix), render_pool(spec, row, prefix), apply_label_changes(nodes, changes)
 project     ProjectSpec, parse_project(args), render_project(spec, prefix), role_rules(role),
             parse_tenant(args), render_tenant(name, quota)
+selector    parse_selector(text) -> requirements, matches(requirements, labels) (label selectors, resolved
+            locally against listed nodes)
 autoscale   ScalingPolicy, parse_scaling_policy(args), decide(policy, samples, now, nodes, last_action_at=None,
-            scaling_up_since=None, pending=()) -> Decision
+            scaling_up_since=None, pending=()) -> Decision, epoch_seconds(rfc3339)
 osmo        merge(base, override), merge_pod_templates(templates), resolve_variables(pool, platform, user),
             substitute(text, variables), validation_failures(rules, variables),
             resolve_platform(pool, platform_name, templates, validations, user_variables=None)
