@@ -61,7 +61,7 @@ pools:
   elements: dict
   contains:
     name: {description: Pool name., type: str, sample: training-pool}
-    description: {description: From the Pool object, when there is one., type: str}
+    description: {description: "From the Pool object, when there is one.", type: str}
     status: {description: C(active)., type: str, sample: active}
     gpu_total: {description: GPUs on the member nodes., type: int, sample: 16}
     gpu_used: {description: GPUs requested by running or pending pods on them., type: int, sample: 12}

@@ -34,7 +34,7 @@ options:
     default: ""
   nodes:
     description:
-      - Member nodes, as in gpuctl's pool YAML - node name mapped to C({gpu_type: TYPE}).
+      - "Member nodes, as in gpuctl's pool YAML - node name mapped to C({gpu_type: TYPE})."
       - An empty C(gpu_type) removes the GPU type label; a node mapped to nothing keeps the GPU type label it has.
       - Mutually exclusive with O(node_selector), O(definition) and O(src).
     type: dict
@@ -45,8 +45,8 @@ options:
     type: str
   definition:
     description:
-      - A gpuctl pool document given inline - C(kind: pool), C(version: v0.1), C(pool: {name, description}),
-        C(nodes: {NODE: {gpu-type: TYPE}}).
+      - "A gpuctl pool document given inline - C(kind: pool), C(version: v0.1), C(pool: {name, description}),
+        C(nodes: {NODE: {gpu-type: TYPE}})."
     type: dict
   src:
     description:

@@ -76,8 +76,11 @@ def main() -> int:
 
             def floor_run(prefix, threads):
                 core.list_node(_preload_content=False).data
-                patch = lambda n: core.patch_node(n, {"metadata": {"labels": {  # noqa: E731
-                    f"{prefix}/pool": "p", f"{prefix}/gpu-type": "A100"}}}, _preload_content=False)
+
+                def patch(name):
+                    labels = {f"{prefix}/pool": "p", f"{prefix}/gpu-type": "A100"}
+                    core.patch_node(name, {"metadata": {"labels": labels}}, _preload_content=False)
+
                 if threads == 1:
                     for name in names:
                         patch(name)

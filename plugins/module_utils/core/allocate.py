@@ -322,8 +322,8 @@ def _keep(ctx, compute_pool, requirement, current_pool):
     if current_pool is None:
         return [], False
     valid = [entry.host for entry in current_pool.hosts
-             if entry.host not in ctx.held and _valid_for(ctx.hosts.get(entry.host), requirement,
-                                                                   compute_pool)]
+             if entry.host not in ctx.held
+             and _valid_for(ctx.hosts.get(entry.host), requirement, compute_pool)]
     hosts = ctx.hosts
     if requirement.family is None:
         valid.sort(key=lambda name: (_rank(hosts[name]), 1 if hosts[name].gpus else 0, name))

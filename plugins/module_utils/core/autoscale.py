@@ -138,4 +138,3 @@ def decide(policy, samples, now, nodes, last_action_at=None, scaling_up_since=No
                                 policy.scale_down_duration, highs["cpu"], highs["gpu"],
                                 policy.scale_down_threshold))
     return Decision("none", nodes, "utilization within thresholds")
-

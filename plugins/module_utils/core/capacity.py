@@ -231,7 +231,6 @@ def pool_row(name, nodes, pods):
             "nodeCount": len(names)}
 
 
-
 def delete_guard_errors(what, workloads, force=False):
     """Refuse to delete a pool that still runs workloads unless forced; names them and what stays running.
 

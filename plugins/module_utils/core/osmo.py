@@ -83,8 +83,8 @@ def validation_failures(rules, variables):
     for index, rule in enumerate(rules):
         operator = str(rule.get("operator", "")).upper()
         if operator not in OPERATORS:
-            errors.append("rule %d: operator %r is not one of %s" % (index, rule.get("operator"),
-                                                                       ", ".join(sorted(OPERATORS))))
+            errors.append("rule %d: operator %r is not one of %s"
+                          % (index, rule.get("operator"), ", ".join(sorted(OPERATORS))))
             continue
         try:
             left = substitute(rule.get("left_operand", ""), variables)

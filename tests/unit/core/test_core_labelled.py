@@ -85,8 +85,8 @@ def test_pool_names_and_gpu_types_are_validated():
 def test_gpuctl_document_parses_and_wrong_kind_or_version_is_an_error():
     doc = {"kind": "pool", "version": "v0.1", "pool": {"name": "training-pool", "description": "Dedicated"},
            "nodes": {"node-1": {"gpu-type": "A100-100G"}, "node-2": {"gpu-type": "A100-100G"}}}
-    assert parse_pool_document(doc) == PoolSpec("training-pool", "Dedicated",
-                                                 (("node-1", "A100-100G"), ("node-2", "A100-100G")))
+    expected = PoolSpec("training-pool", "Dedicated", (("node-1", "A100-100G"), ("node-2", "A100-100G")))
+    assert parse_pool_document(doc) == expected
     with pytest.raises(FabricError) as caught:
         parse_pool_document(dict(doc, kind="job", version="v2"))
     assert caught.value.errors == ["pool document kind is 'job'; expected 'pool'",

@@ -134,8 +134,8 @@ def test_no_host_is_in_two_pools(raw_hosts, raw_specs):
 
 @FAST
 @given(st.lists(host_st, min_size=1, max_size=12),
-       st.lists(st.tuples(st.integers(0, 11), st.integers(0, 4), st.sampled_from(("Running", "Pending",
-                                                                                   "Succeeded", "Failed"))),
+       st.lists(st.tuples(st.integers(0, 11), st.integers(0, 4),
+                          st.sampled_from(("Running", "Pending", "Succeeded", "Failed"))),
                 max_size=10))
 def test_capacity_total_is_used_plus_free(raw_hosts, raw_pods):
     nodes = [{"metadata": {"name": "h%02d" % i}, "status": {"capacity": {"nvidia.com/gpu": str(g)}}}
@@ -178,4 +178,3 @@ def test_no_step_lowers_control_plane_quorum(old_statuses, new_statuses, desired
                 members.discard(step.host)
             after = sum(1 for m in members if hosts[m].status == "Healthy")
             assert after >= before or after >= quorum(desired_count)
-

@@ -84,8 +84,8 @@ def test_spec_is_camel_case_with_mode_under_cluster_variant_and_round_trips():
 
 
 def test_node_label_changes_only_touch_prefix_keys_and_this_compute_pool():
-    hosts = [cpu_host("a"), cpu_host("b", labels={"runwhere.ai/compute-pool": "vision-cluster",
-                                                 "runwhere.ai/machine-pool": "control-plane-pool"}),
+    member = {"runwhere.ai/compute-pool": "vision-cluster", "runwhere.ai/machine-pool": "control-plane-pool"}
+    hosts = [cpu_host("a"), cpu_host("b", labels=member),
              cpu_host("c", labels={"runwhere.ai/compute-pool": "other", "runwhere.ai/machine-pool": "x"})]
     allocation = (MachinePool("control-plane-pool", "ControlPlaneAndWorker", ("control-plane",), None,
                               (HostEntry("a", "Healthy"),)),)
