@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import CONTROL_PLANE_POOL
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
-    hardware_allocation, hardware_capacity, workload_refs)
+    gpu_totals, hardware_allocation, hardware_capacity, workload_refs)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
     API_VERSION, MANAGED_BY, cloud_config_uuid, label_prefix_errors, label_value_errors)
@@ -100,15 +100,36 @@ def pool_status(allocation, hosts, plan=None, deleting=False):
 
 
 def render_compute_pool_status(spec, allocation, hosts, apps=(), status="Running"):
-    """ComputePool .status (seed 000 shape). apps: AppAllocation list for hardwareAllocation/aiWorkloadRefs."""
+    """ComputePool .status (seed 000 shape). apps: AppAllocation list for hardwareAllocation/aiWorkloadRefs.
+
+    mode, gpuTotal and gpuAllocated summarise the rest for `kubectl get computepools`; mode also records the
+    mode the pool was created with.
+    """
+    capacity, allocated = hardware_capacity(allocation, hosts), hardware_allocation(apps)
     return {
         "status": status,
-        "hardwareCapacity": hardware_capacity(allocation, hosts),
-        "hardwareAllocation": hardware_allocation(apps),
+        "mode": spec.mode,
+        "gpuTotal": sum(gpu_totals(capacity).values()),
+        "gpuAllocated": sum(gpu_totals(allocated).values()),
+        "hardwareCapacity": capacity,
+        "hardwareAllocation": allocated,
         "cloudConfigUUID": cloud_config_uuid(spec.namespace, spec.name),
         "allocatedMachinePools": render_machine_pools(allocation, hosts),
         "aiWorkloadRefs": workload_refs(apps),
     }
+
+
+def keep_app_allocation(status, recorded):
+    """`status` with the app fields of the `recorded` status (hardwareAllocation, aiWorkloadRefs, gpuAllocated).
+
+    app_deployment owns those fields; the compute_pool module re-renders everything else and carries them over.
+    """
+    body = dict(status)
+    recorded = recorded or {}
+    body["hardwareAllocation"] = recorded.get("hardwareAllocation") or []
+    body["aiWorkloadRefs"] = recorded.get("aiWorkloadRefs") or []
+    body["gpuAllocated"] = sum(gpu_totals(body["hardwareAllocation"]).values())
+    return body
 
 
 def compute_pool_label_changes(hosts, compute_pool, allocation, prefix):

@@ -103,9 +103,10 @@ def _architecture(value, what, errors):
 def parse_compute_pool(args):
     """Module arguments -> ComputePoolSpec.
 
-    args: name, namespace, mode, description, control_plane {node_count, single_node_cluster, architecture},
-    control_plane_resource_groups, worker_resource_groups, worker_pools [{name, gpu {family, count},
-    min_worker_nodes, architecture}], scaling_policy_ref {name, namespace}. An unnamed worker pool gets a uuid5
+    args: name, namespace, mode, description, control_plane {node_count, single_node_cluster, architecture,
+    resource_groups}, worker_resource_groups, worker_pools [{name, gpu {family, count}, min_worker_nodes,
+    architecture}], scaling_policy {name, namespace} (the compute_pool module's options; control_plane_resource_groups
+    and scaling_policy_ref, the resource's own names, are read too). An unnamed worker pool gets a uuid5
     name that is stable for (namespace, name, position); WorkerPool.generated_name tells the caller to persist it.
     """
     errors = []
@@ -131,15 +132,16 @@ def parse_compute_pool(args):
             errors.append("worker pool name %s is used twice" % worker.name)
         seen.add(worker.name)
         workers.append(worker)
-    ref = args.get("scaling_policy_ref")
+    ref = args.get("scaling_policy_ref", args.get("scaling_policy"))
     if ref is not None:
         errors.extend(dns_label_errors((ref or {}).get("name"), "scaling_policy_ref name"))
         ref = tuple(sorted((str(k), str(v)) for k, v in ref.items() if v is not None))
     spec = ComputePoolSpec(
         name=name, namespace=namespace, mode=mode, control_plane=control_plane,
         worker_pools=tuple(workers),
-        control_plane_resource_groups=_resource_groups(args.get("control_plane_resource_groups"),
-                                                       "control_plane_resource_groups", errors),
+        control_plane_resource_groups=_resource_groups(
+            args.get("control_plane_resource_groups", cp_args.get("resource_groups")),
+            "control_plane_resource_groups", errors),
         worker_resource_groups=_resource_groups(args.get("worker_resource_groups"), "worker_resource_groups",
                                                 errors),
         scaling_policy_ref=ref, description=str(args.get("description") or ""))

@@ -15,7 +15,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.names impo
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     Operation, Plan, Step, apply_plan, plan_compute_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
-    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status)
+    compute_pool_label_changes, keep_app_allocation, pool_status, render_compute_pool, render_compute_pool_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import compute_pool_from_resource
 
 
@@ -30,6 +30,9 @@ def test_rendered_status_has_the_seed_shape():
     status = render_compute_pool_status(spec(), allocation, hosts, apps, pool_status(allocation, hosts))
     assert status == {
         "status": "Running",
+        "mode": "dedicated",
+        "gpuTotal": 8,
+        "gpuAllocated": 4,
         "hardwareCapacity": [{"architecture": "AMD64", "totalCPU": 80, "totalMemory": "320Gi",
                               "gpu": [{"family": "NVIDIA-A100", "gpuCount": 8}]}],
         "hardwareAllocation": [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 4}]}],
@@ -133,3 +136,21 @@ def test_hardware_capacity_is_per_architecture_with_exact_memory():
 def test_label_changes_reject_a_bad_prefix():
     with pytest.raises(FabricError, match="label prefix 'Not A Prefix'"):
         compute_pool_label_changes([cpu_host("a")], "p", (), "Not A Prefix")
+
+
+def test_compute_pool_rerender_keeps_what_app_deployment_recorded():
+    hosts, allocation = seed_allocation()
+    apps = [AppAllocation("training-job-1", "project-a", "AMD64", "NVIDIA-A100", 4)]
+    recorded = render_compute_pool_status(spec(), allocation, hosts, apps)
+    fresh = render_compute_pool_status(spec(), allocation, hosts)
+    assert fresh["gpuAllocated"] == 0 and fresh["aiWorkloadRefs"] == []
+    assert keep_app_allocation(fresh, recorded) == recorded
+
+
+def test_module_option_names_are_read_for_resource_groups_and_scaling_policy():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+
+    parsed = parse_compute_pool({"name": "p", "namespace": "n", "control_plane": {"resource_groups": {"zone": "a"}},
+                                 "scaling_policy": {"name": "sp", "namespace": "n"}})
+    assert parsed.control_plane_resource_groups == (("zone", "a"),)
+    assert dict(parsed.scaling_policy_ref) == {"name": "sp", "namespace": "n"}
