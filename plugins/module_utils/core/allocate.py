@@ -127,7 +127,8 @@ class _Requirement:
 def _requirements(spec, current):
     """The spec's managed requirements with their machine pool names (current names kept, new ones indexed)."""
     workers = spec.managed_worker_pools
-    node_type = "ControlPlaneOnly" if workers else "ControlPlaneAndWorker"
+    dedicated_control_plane = workers and not spec.control_plane.schedule_workloads
+    node_type = "ControlPlaneOnly" if dedicated_control_plane else "ControlPlaneAndWorker"
     single_families = tuple(sorted(set(w.family for w in spec.worker_pools))) \
         if spec.control_plane.single_node_cluster else ()
     result = [_Requirement(CONTROL_PLANE, CONTROL_PLANE_POOL, node_type, CONTROL_PLANE_LABELS, None,

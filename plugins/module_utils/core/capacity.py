@@ -16,6 +16,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity i
     format_quantity, parse_quantity, plain_number)
 
 ACTIVE_POD_PHASES = ("Running", "Pending")
+# Pods of a gpufabric app deployment carry this label; their GPUs are counted once, as the app's allocation.
+APP_LABEL = "gpufabric.io/app"
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,17 @@ class Fit:
     message: str
 
 
-def check_fit(compute_pool, capacity, allocation, family, count, architecture=None):
-    """Does `count` GPUs of `family` fit on a compute pool, given its status capacity and allocation lists?"""
+def check_fit(compute_pool, capacity, allocation, family, count, architecture=None, what="compute pool"):
+    """Does `count` GPUs of `family` fit on a compute pool, given its status capacity and allocation lists?
+
+    what: how the message names the target ('compute pool', or 'pool' for a labelled pool)."""
     family = normalise_family(family)
     total_by, used_by = gpu_totals(capacity), gpu_totals(allocation)
     arch_ok = (lambda arch: True) if architecture is None else (lambda arch: arch == architecture)
     total = sum(n for (arch, fam), n in total_by.items() if fam == family and arch_ok(arch))
     used = sum(n for (arch, fam), n in used_by.items() if fam == family and arch_ok(arch))
     free = total - used
-    where = "compute pool %s%s" % (compute_pool, " (%s)" % architecture if architecture else "")
+    where = "%s %s%s" % (what, compute_pool, " (%s)" % architecture if architecture else "")
     if count <= free:
         message = "%d x %s fits on %s: %d free of %d, %d left after" % (count, family, where, free, total,
                                                                         free - count)
@@ -220,13 +224,22 @@ def node_gpus(node):
     return int(parse_quantity(((node.get("status") or {}).get("capacity") or {}).get(GPU_RESOURCE, 0)))
 
 
-def pool_row(name, nodes, pods):
-    """One row of the pool table: GPUs on the pool's nodes, GPUs requested by Running/Pending pods on them."""
+def is_app_pod(pod):
+    return APP_LABEL in ((pod.get("metadata") or {}).get("labels") or {})
+
+
+def pool_row(name, nodes, pods, allocated=0):
+    """One row of the pool table: GPUs on the pool's nodes, GPUs requested by Running/Pending pods on them.
+
+    allocated: GPUs app deployments hold on the pool (recorded in its status); their own pods are then left
+    out of the pod count, so an app is counted once whether or not its pods exist yet.
+    """
     names = set((node.get("metadata") or {}).get("name") for node in nodes)
     total = sum(node_gpus(node) for node in nodes)
     used = sum(pod_gpu_request(pod) for pod in pods
                if (pod.get("status") or {}).get("phase") in ACTIVE_POD_PHASES
-               and (pod.get("spec") or {}).get("nodeName") in names)
+               and (pod.get("spec") or {}).get("nodeName") in names
+               and not (allocated and is_app_pod(pod))) + allocated
     return {"name": name, "state": "active", "gpuTotal": total, "gpuUsed": used, "gpuFree": total - used,
             "nodeCount": len(names)}
 

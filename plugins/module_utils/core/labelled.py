@@ -135,16 +135,34 @@ def pool_table(nodes, pods, prefix):
     return [pool_row(name, groups.get(name, []), pods) for name in names]
 
 
-def render_pool(spec, row, prefix):
-    """The Pool object (cluster-scoped) with its status row."""
+RECORDED_FIELDS = ("gpuAllocated", "hardwareAllocation", "aiWorkloadRefs")
+
+
+def recorded_allocation(status):
+    """The app deployments' part of a Pool status (written by app_deployment), carried over by pool_label."""
+    status = status or {}
+    if not status.get("aiWorkloadRefs"):
+        return {}
+    return dict((key, status[key]) for key in RECORDED_FIELDS if key in status)
+
+
+def pool_status(row, recorded=None):
+    """Pool .status: the pool table row, plus the app deployments' allocation when any app is placed."""
+    status = {"state": row["state"], "gpuTotal": row["gpuTotal"], "gpuUsed": row["gpuUsed"],
+              "gpuFree": row["gpuFree"], "nodeCount": row["nodeCount"]}
+    status.update(recorded_allocation(recorded))
+    return status
+
+
+def render_pool(spec, row, prefix, recorded=None):
+    """The Pool object (cluster-scoped) with its status row (and the recorded app allocation, if any)."""
     pool_key = pool_keys(prefix)[0]
     body = {"description": spec.description, "nodeSelector": {pool_key: spec.name},
             "nodes": [dict([("name", node)] + ([("gpuType", gpu_type)] if gpu_type else []))
                       for node, gpu_type in spec.nodes]}
-    status = {"state": row["state"], "gpuTotal": row["gpuTotal"], "gpuUsed": row["gpuUsed"],
-              "gpuFree": row["gpuFree"], "nodeCount": row["nodeCount"]}
     return {"apiVersion": API_VERSION, "kind": "Pool",
-            "metadata": {"name": spec.name, "labels": dict(MANAGED_BY)}, "spec": body, "status": status}
+            "metadata": {"name": spec.name, "labels": dict(MANAGED_BY)}, "spec": body,
+            "status": pool_status(row, recorded)}
 
 
 def apply_label_changes(nodes, changes):

@@ -10,7 +10,7 @@ from typing import Tuple
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import parse_gpu_quota
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    API_VERSION, MANAGED_BY, dns_label_errors, label_prefix_errors)
+    API_VERSION, MANAGED_BY, dns_label_errors, label_prefix_errors, normalise_family)
 
 ROLES = ("admin", "editor", "viewer")
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -51,7 +51,8 @@ def parse_project(args):
     """Module arguments: name, tenant, description, gpu_quota {family: n}, members [{user|group, role}],
     pool_access [{pool, users, groups}]. All errors raised together."""
     errors = dns_label_errors(args.get("name"), "project name")
-    errors += dns_label_errors(args.get("tenant"), "tenant name")
+    if args.get("tenant") is not None:  # a project without a tenant has only its own quota to respect
+        errors += dns_label_errors(args.get("tenant"), "tenant name")
     try:
         quota = parse_gpu_quota(args.get("gpu_quota"))
     except FabricError as exc:
@@ -76,7 +77,7 @@ def parse_project(args):
     names = [a.pool for a in access]
     errors += ["pool_access lists pool %s twice" % n for n in sorted(set(n for n in names if names.count(n) > 1))]
     raise_if(errors)
-    return ProjectSpec(args["name"], args["tenant"], quota,
+    return ProjectSpec(args["name"], str(args.get("tenant") or ""), quota,
                        tuple(sorted(members, key=lambda m: (m.role, m.kind, m.name))),
                        tuple(sorted(access, key=lambda a: a.pool)), str(args.get("description") or ""))
 
@@ -92,14 +93,21 @@ def _meta(name, namespace=None, labels=None, annotations=None):
 
 
 def role_rules(role):
-    """viewer reads; editor also writes deployments, jobs and pods; admin also updates/deletes compute pools."""
-    rules = [{"apiGroups": ["", "apps", "batch", "gpufabric.io"],
-              "resources": ["computepools", "deployments", "jobs", "pods", "pods/log", "services"],
-              "verbs": list(READ)}]
+    """viewer reads; editor also writes deployments, jobs and pods; admin also updates/deletes compute pools.
+
+    One rule per API group, so a Role grants exactly these (group, resource) pairs and nothing of the
+    cross product (RBAC escalation checks compare pairs, and the operator must hold every pair it grants).
+    """
+    rules = [{"apiGroups": [""], "resources": ["pods", "pods/log", "services"], "verbs": list(READ)},
+             {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": list(READ)},
+             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": list(READ)},
+             {"apiGroups": ["gpufabric.io"], "resources": ["computepools"], "verbs": list(READ)}]
     if role in ("editor", "admin"):
-        rules.append({"apiGroups": ["", "apps", "batch"], "resources": ["deployments", "jobs", "pods"],
-                      "verbs": list(WRITE)})
+        rules += [{"apiGroups": [""], "resources": ["pods"], "verbs": list(WRITE)},
+                  {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": list(WRITE)},
+                  {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": list(WRITE)}]
     if role == "admin":
+        # the seed's computepools:update (update, patch) and computepools:delete
         rules.append({"apiGroups": ["gpufabric.io"], "resources": ["computepools"],
                       "verbs": ["delete", "patch", "update"]})
     return rules
@@ -113,9 +121,17 @@ def render_project(spec, prefix):
     """Namespace, ResourceQuota, three Roles and their RoleBindings, then pool-access Role+RoleBinding pairs."""
     raise_if(label_prefix_errors(prefix))
     ns = spec.name
+    labels = {prefix + "/project": spec.name}
+    if spec.tenant:
+        labels[prefix + "/tenant"] = spec.tenant
+    annotation = quota_annotation(spec.gpu_quota)
+    # The quota per family and the pools with declared access, where app_deployment and the tenant read them
+    # with the one namespace read (or list) they make anyway.
+    ns_annotations = {prefix + "/gpu-quota": annotation}
+    if spec.pool_access:
+        ns_annotations[prefix + "/pool-access"] = ",".join(access.pool for access in spec.pool_access)
     objects = [{"apiVersion": "v1", "kind": "Namespace",
-                "metadata": _meta(ns, labels={prefix + "/project": spec.name, prefix + "/tenant": spec.tenant})}]
-    annotation = json.dumps(dict(spec.gpu_quota), sort_keys=True, separators=(",", ":"))
+                "metadata": _meta(ns, labels=labels, annotations=ns_annotations)}]
     objects.append({"apiVersion": "v1", "kind": "ResourceQuota",
                     "metadata": _meta(QUOTA_NAME, ns, annotations={prefix + "/gpu-quota": annotation}),
                     "spec": {"hard": {"requests.nvidia.com/gpu": str(spec.gpu_total)}}})
@@ -154,3 +170,50 @@ def render_tenant(name, quota):
     """The cluster-scoped Tenant object holding the GPU quota its projects share."""
     return {"apiVersion": API_VERSION, "kind": "Tenant", "metadata": _meta(name),
             "spec": {"gpuQuota": [{"family": family, "gpuCount": count} for family, count in quota]}}
+
+
+def quota_annotation(quota):
+    """((family, n), ...) -> the compact JSON stored in the <prefix>/gpu-quota annotation."""
+    return json.dumps(dict(quota), sort_keys=True, separators=(",", ":"))
+
+
+def read_quota_annotation(obj, prefix):
+    """The {family: n} quota recorded on a project's Namespace or ResourceQuota; None when it records none."""
+    text = ((obj or {}).get("metadata") or {}).get("annotations", {}).get(prefix + "/gpu-quota")
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise_if(["%s annotation %s/gpu-quota is not JSON: %r" % (obj["metadata"]["name"], prefix, text)])
+    return dict(parse_gpu_quota(value, "%s/gpu-quota on %s" % (prefix, obj["metadata"]["name"])))
+
+
+def pool_access_pools(namespace, prefix):
+    """Pools the project declared access for (empty: the project does not restrict pools)."""
+    text = ((namespace or {}).get("metadata") or {}).get("annotations", {}).get(prefix + "/pool-access") or ""
+    return tuple(name for name in text.split(",") if name)
+
+
+def tenant_quota(tenant):
+    """{family: n} from a Tenant object's spec.gpuQuota list."""
+    return dict((normalise_family(row.get("family")), int(row.get("gpuCount") or 0))
+                for row in ((tenant or {}).get("spec") or {}).get("gpuQuota") or ())
+
+
+def _gpu_rows(counts):
+    return [{"family": family, "gpuCount": counts[family]} for family in sorted(counts)]
+
+
+def render_tenant_status(quota, project_quotas):
+    """Tenant .status: quota and what its projects were given, per family and per project.
+
+    quota: {family: n}; project_quotas: {project: {family: n}} for every project of the tenant.
+    """
+    assigned = {}
+    for project in project_quotas:
+        for family, count in project_quotas[project].items():
+            assigned[family] = assigned.get(family, 0) + count
+    return {"gpuQuotaTotal": sum(quota.values()), "gpuAssignedTotal": sum(assigned.values()),
+            "projectCount": len(project_quotas), "assigned": _gpu_rows(assigned),
+            "projects": [{"name": name, "gpu": _gpu_rows(project_quotas[name])} for name in sorted(project_quotas)]}

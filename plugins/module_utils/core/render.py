@@ -27,7 +27,8 @@ def render_compute_pool_spec(spec):
         "clusterVariant": variant,
         "controlPlane": {"nodeCount": spec.control_plane.node_count,
                          "singleNodeCluster": spec.control_plane.single_node_cluster,
-                         "architecture": spec.control_plane.architecture},
+                         "architecture": spec.control_plane.architecture,
+                         "scheduleWorkloads": spec.control_plane.schedule_workloads},
         "nodePoolRequirements": {"workerPools": [
             {"name": w.name, "architecture": w.architecture, "gpu": {"family": w.family, "gpuCount": w.gpu_count},
              "minWorkerNodes": w.min_worker_nodes} for w in sorted(spec.worker_pools, key=lambda w: w.name)]},

@@ -20,9 +20,13 @@ DEFAULT_ARCHITECTURE = "AMD64"
 
 @dataclass(frozen=True)
 class ControlPlane:
+    """schedule_workloads: the control-plane hosts run app workloads too (ControlPlaneAndWorker, as the seed's
+    example shows); false keeps them for the control plane only when worker pools exist (ControlPlaneOnly)."""
+
     node_count: int = 1
     single_node_cluster: bool = False
     architecture: str = DEFAULT_ARCHITECTURE
+    schedule_workloads: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ def parse_compute_pool(args):
     elif single and node_count != 1:
         errors.append("control plane node_count is %d; a single-node cluster has exactly 1" % node_count)
     control_plane = ControlPlane(node_count, single,
-                                 _architecture(cp_args.get("architecture"), "control plane architecture", errors))
+                                 _architecture(cp_args.get("architecture"), "control plane architecture", errors),
+                                 bool(cp_args.get("schedule_workloads", True)))
     workers, seen = [], set()
     for index, raw in enumerate(args.get("worker_pools") or ()):
         worker = _worker_pool(raw, index, name or "", namespace or "", errors)
@@ -185,7 +190,8 @@ def compute_pool_from_resource(resource):
         "name": metadata.get("name"), "namespace": metadata.get("namespace"), "mode": mode,
         "description": spec.get("description"),
         "control_plane": {"node_count": cp.get("nodeCount", 1), "single_node_cluster": cp.get("singleNodeCluster"),
-                          "architecture": cp.get("architecture")},
+                          "architecture": cp.get("architecture"),
+                          "schedule_workloads": cp.get("scheduleWorkloads", True)},
         "control_plane_resource_groups": variant.get("controlPlaneResourceGroups"),
         "worker_resource_groups": variant.get("workerResourceGroups"),
         "worker_pools": [{"name": p.get("name"), "architecture": p.get("architecture"),

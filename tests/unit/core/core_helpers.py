@@ -45,10 +45,11 @@ def cpu_host(name, status="Healthy", arch="AMD64", groups=None, **extra):
 
 
 def spec(name="vision-cluster", namespace="vision", workers=None, node_count=1, single=False, mode="dedicated",
-         **extra):
+         schedule_workloads=True, **extra):
     """A compute pool spec; workers: list of (name, family, count, min_nodes)."""
     args = {"name": name, "namespace": namespace, "mode": mode,
-            "control_plane": {"node_count": node_count, "single_node_cluster": single},
+            "control_plane": {"node_count": node_count, "single_node_cluster": single,
+                              "schedule_workloads": schedule_workloads},
             "worker_pools": [{"name": n, "gpu": {"family": f, "count": c}, "min_worker_nodes": m}
                              for n, f, c, m in (workers if workers is not None
                                                 else [("gpu-workers", "NVIDIA-A100", 8, 2)])]}

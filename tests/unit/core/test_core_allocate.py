@@ -24,12 +24,17 @@ def test_seed_example_places_the_two_a100_hosts_in_worker_pool_nvidia_amd64_0():
     assert got["worker-pool-nvidia-amd64-0"].node_type == "WorkerOnly"
     assert got["control-plane-pool"].hosts == ("host-uid-1",)
     assert got["control-plane-pool"].labels == ("control-plane",)
-    assert got["control-plane-pool"].node_type == "ControlPlaneOnly"
+    assert got["control-plane-pool"].node_type == "ControlPlaneAndWorker"  # as the seed's example shows
 
 
 def test_control_plane_is_control_plane_and_worker_without_worker_pools():
-    result = allocate(seed_hosts(), spec(workers=[]))
+    result = allocate(seed_hosts(), spec(workers=[], schedule_workloads=False))
     assert [(p.machine_pool, p.node_type) for p in result.pools] == [("control-plane-pool", "ControlPlaneAndWorker")]
+
+
+def test_control_plane_only_when_it_schedules_no_workloads_beside_worker_pools():
+    result = allocate(seed_hosts(), spec(schedule_workloads=False))
+    assert dict((p.machine_pool, p.node_type) for p in result.pools)["control-plane-pool"] == "ControlPlaneOnly"
 
 
 def test_control_plane_prefers_gpu_less_hosts_then_name():

@@ -166,8 +166,8 @@ def test_unhealthy_control_plane_host_is_replaced_without_waiting():
 
 def test_node_type_change_is_an_update():
     hosts = seed_hosts()
-    current, _ = converge(hosts, spec(workers=[]))
-    plan = plan_compute_pool(hosts, spec(), current)
+    current, _ = converge(hosts, spec(workers=[], schedule_workloads=False))
+    plan = plan_compute_pool(hosts, spec(schedule_workloads=False), current)
     assert kinds(plan) == [("update", "control-plane-pool"), ("create", "worker-pool-nvidia-amd64-0")]
     after = apply_plan(current, plan, hosts, "t")
     assert after[0].node_type == "ControlPlaneOnly"
@@ -208,3 +208,15 @@ def test_missing_host_is_removed():
 def test_plan_many_rejects_duplicate_compute_pool_names():
     with pytest.raises(FabricError, match="compute pool vision-cluster is given 2 times"):
         plan_many(seed_hosts(), [spec(namespace="a"), spec(namespace="b")], {})
+
+
+def test_deleting_allocation_marks_every_host_once():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import deleting_allocation
+
+    current = (MachinePool("control-plane-pool", "ControlPlaneOnly", ("control-plane",), None,
+                           (HostEntry("a", "Healthy", "t0"), HostEntry("b", "Deleting", "t1"))),)
+    marked = deleting_allocation(current, "t2")
+    assert [(e.host, e.status, e.status_updated_at) for e in marked[0].hosts] == [
+        ("a", "Deleting", "t2"), ("b", "Deleting", "t1")]
+    assert deleting_allocation(marked, "t3") == marked

@@ -38,7 +38,7 @@ def test_rendered_status_has_the_seed_shape():
         "hardwareAllocation": [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 4}]}],
         "cloudConfigUUID": cloud_config_uuid("vision", "vision-cluster"),
         "allocatedMachinePools": [
-            {"name": "control-plane-pool", "nodeType": "ControlPlaneOnly",
+            {"name": "control-plane-pool", "nodeType": "ControlPlaneAndWorker",
              "hosts": {"host-uid-1": {"architecture": "AMD64", "cpuCount": 16, "memoryGB": 64, "status": "Healthy",
                                       "statusUpdatedAt": "2024-01-15T10:30:00Z"}},
              "labels": ["control-plane"]},

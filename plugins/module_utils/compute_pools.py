@@ -1,0 +1,177 @@
+# Copyright: gpufabric contributors
+# Apache License 2.0 (see LICENSE)
+"""Compute pools end to end: read the inventory and every ComputePool once, let the core allocate and plan,
+then write the CR spec, the node labels and the CR status, in that order, only where they differ.
+
+Shared by the compute_pool and compute_pool_info modules.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocation_from_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import delete_guard_errors
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import parse_hosts
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
+    apply_plan, deleting_allocation, plan_compute_pool, plan_delete)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
+    compute_pool_label_changes, keep_app_allocation, pool_status, render_compute_pool, render_compute_pool_status)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
+    check_immutable, compute_pool_from_resource, parse_compute_pool)
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
+
+PATCH_THREADS = 8
+WAIT_INTERVAL = 2
+
+
+def utc_now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(obj):
+    return obj["metadata"].get("namespace"), obj["metadata"]["name"]
+
+
+def _managed_labels(host_labels, prefix):
+    return dict((key, value) for key, value in sorted(host_labels) if key.startswith(prefix + "/"))
+
+
+class ComputePoolRun(object):
+    """One compute_pool run. Nothing is written until the whole input, the allocation and the plan are valid."""
+
+    def __init__(self, module):
+        self.module = module
+        self.cluster = module.cluster
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.prefix = self.params["label_prefix"]
+
+    def read(self):
+        """Hosts (Nodes, or the explicit host list) and every ComputePool: one LIST each."""
+        params = self.params
+        nodes = self.cluster.list("Node")
+        hosts = parse_hosts(nodes=nodes if not params["hosts"] else (), inventory=params["hosts"] or (),
+                            label_prefix=self.prefix, rg_prefix=params["resource_group_prefix"])
+        pools = self.cluster.list("ComputePool")
+        return nodes, hosts, pools
+
+    def run(self):
+        spec = parse_compute_pool(self.params)
+        nodes, hosts, pools = self.read()
+        live = next((p for p in pools if _key(p) == (spec.namespace, spec.name)), None)
+        twins = ["%s/%s" % _key(p) for p in pools if p["metadata"]["name"] == spec.name and p is not live]
+        raise_if(["compute pool %s/%s: a compute pool named %s exists in %s; node labels carry the name only, so "
+                  "compute pool names must be unique across namespaces" % (spec.namespace, spec.name, spec.name,
+                                                                           ", ".join(twins))] if twins else [])
+        if self.params["state"] == "absent":
+            return self.delete(spec, live, nodes, hosts)
+        if live is not None:
+            check_immutable(compute_pool_from_resource(live), spec)
+        others = dict((p["metadata"]["name"], allocation_from_status(p.get("status")))
+                      for p in pools if p is not live)
+        result = self.converge(spec, live, hosts, others)
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        while self.params["wait"] and result["plan"]["waiting"] and not self.check_mode:
+            if time.monotonic() > deadline:
+                self.module.fail_json(msg="compute pool %s/%s: still waiting after %d s: %s" % (
+                    spec.namespace, spec.name, self.params["wait_timeout"], "; ".join(result["plan"]["waiting"])),
+                    **result)
+            time.sleep(WAIT_INTERVAL)
+            _, hosts, pools = self.read()
+            live = next(p for p in pools if _key(p) == (spec.namespace, spec.name))
+            again = self.converge(spec, live, hosts, others)
+            again["changed"] = again["changed"] or result["changed"]
+            result = again
+        return result
+
+    def converge(self, spec, live, hosts, others):
+        current = allocation_from_status((live or {}).get("status"))
+        plan = plan_compute_pool(hosts, spec, current, others)
+        raise_if([shortfall.message for shortfall in plan.shortfalls])
+        after = apply_plan(current, plan, hosts, utc_now())
+        label_changes = compute_pool_label_changes(hosts, spec.name, after, self.prefix)
+        status = render_compute_pool_status(spec, after, hosts, status=pool_status(after, hosts, plan))
+        desired = render_compute_pool(spec, keep_app_allocation(status, (live or {}).get("status")))
+
+        changed, applied = self.cluster.apply(desired, live, self.check_mode)
+        self.patch_nodes(label_changes)
+        stored = live if self.check_mode else applied
+        status_changed, after_obj = self.cluster.apply_status(desired, stored, self.check_mode)
+        result = {
+            "changed": changed or status_changed or bool(label_changes),
+            "compute_pool": strip_volatile(after_obj),
+            "plan": plan.to_dict(),
+            "changed_nodes": sorted(label_changes),
+        }
+        if self.module._diff:
+            result["diff"] = self.diff(live, after_obj, hosts, label_changes)
+        return result
+
+    def delete(self, spec, live, nodes, hosts):
+        """Machines first (hosts marked Deleting, labels removed), then the ComputePool object."""
+        if live is None:
+            label_changes = compute_pool_label_changes(hosts, spec.name, (), self.prefix)
+            self.patch_nodes(label_changes)
+            return {"changed": bool(label_changes), "compute_pool": None, "plan": plan_delete(spec.name, ()).to_dict(),
+                    "changed_nodes": sorted(label_changes)}
+        refs = (live.get("status") or {}).get("aiWorkloadRefs") or []
+        workloads = ["%s/%s" % (ref.get("namespace"), ref.get("name")) for ref in refs]
+        raise_if(delete_guard_errors("compute pool %s/%s" % (spec.namespace, spec.name), workloads,
+                                     self.params["force"]))
+        if workloads:
+            self.module.warn("compute pool %s/%s deleted with workloads %s still running; they are not stopped"
+                             % (spec.namespace, spec.name, ", ".join(workloads)))
+        current = allocation_from_status(live.get("status"))
+        plan = plan_delete(spec.name, current)
+        deleting = deleting_allocation(current, utc_now())
+        status = render_compute_pool_status(compute_pool_from_resource(live), deleting, hosts,
+                                            status=pool_status(deleting, hosts, deleting=True))
+        desired = dict(live, status=keep_app_allocation(status, live.get("status")))
+        self.cluster.apply_status(desired, live, self.check_mode)
+        label_changes = compute_pool_label_changes(hosts, spec.name, (), self.prefix)
+        self.patch_nodes(label_changes)
+        self.cluster.delete("ComputePool", spec.name, spec.namespace, check_mode=self.check_mode)
+        result = {"changed": True, "compute_pool": None, "plan": plan.to_dict(), "changed_nodes": sorted(label_changes)}
+        if self.module._diff:
+            result["diff"] = self.diff(live, None, hosts, label_changes)
+        return result
+
+    def patch_nodes(self, changes):
+        """One merge PATCH per changed node, a few at a time. Explicit host lists (bare metal) have no Node."""
+        if not changes or self.params["hosts"]:
+            return
+        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(changes))) as pool:
+            futures = [pool.submit(self.cluster.patch_labels, "Node", node, labels, self.check_mode)
+                       for node, labels in sorted(changes.items())]
+        for future in futures:
+            future.result()
+
+    def diff(self, before, after, hosts, label_changes):
+        by_name = dict((host.name, host) for host in hosts)
+        before_labels, after_labels = {}, {}
+        for name, patch in sorted(label_changes.items()):
+            labels = _managed_labels(by_name[name].labels, self.prefix)
+            before_labels[name] = dict(labels)
+            for key, value in patch.items():
+                if value is None:
+                    labels.pop(key, None)
+                else:
+                    labels[key] = value
+            after_labels[name] = labels
+        return {"before": {"compute_pool": strip_volatile(before), "nodes": before_labels},
+                "after": {"compute_pool": strip_volatile(after), "nodes": after_labels}}
+
+
+def compute_pool_report(cluster, name=None, namespace=None):
+    """compute_pool_info: ComputePool objects as stored (one, a namespace's, or all), volatile metadata removed."""
+    if name and namespace:
+        found = cluster.get("ComputePool", name, namespace)
+        return [strip_volatile(found)] if found else []
+    pools = cluster.list("ComputePool", namespace=namespace)
+    if name:
+        pools = [p for p in pools if p["metadata"]["name"] == name]
+    return [strip_volatile(p) for p in sorted(pools, key=_key)]
