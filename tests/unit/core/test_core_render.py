@@ -79,7 +79,8 @@ def test_spec_is_camel_case_with_mode_under_cluster_variant_and_round_trips():
         "clusterVariant": {"shared": {"scalingPolicyRef": {"name": "my-scaling-policy", "namespace": "default"}},
                            "controlPlaneResourceGroups": {"network-pool": "1"},
                            "workerResourceGroups": {"storage-tier": "high-performance"}},
-        "controlPlane": {"nodeCount": 1, "singleNodeCluster": False, "architecture": "AMD64"},
+        "controlPlane": {"nodeCount": 1, "singleNodeCluster": False, "architecture": "AMD64",
+                         "scheduleWorkloads": True},
         "nodePoolRequirements": {"workerPools": [{"name": "gpu-workers", "architecture": "AMD64",
                                                   "gpu": {"family": "NVIDIA-A100", "gpuCount": 8},
                                                   "minWorkerNodes": 2}]}}
