@@ -15,7 +15,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity i
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
     DEFAULT_POOL, apply_label_changes, parse_pool, parse_pool_document, pool_keys, pool_label_changes,
-    pool_members, pool_table, render_pool)
+    pool_members, pool_status, pool_table, recorded_allocation, render_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
 
@@ -53,12 +53,17 @@ def workloads_on(pool, nodes, pods, prefix):
     return sorted(found, key=lambda w: (w["namespace"] or "", w["name"]))
 
 
-def describe_pool(name, nodes, pods, prefix, description="", status=None):
+def allocated_gpus(pool):
+    """GPUs app deployments hold on a Pool, as recorded in its status by app_deployment (0 when none)."""
+    return int(recorded_allocation((pool or {}).get("status")).get("gpuAllocated") or 0)
+
+
+def describe_pool(name, nodes, pods, prefix, description="", status=None, allocated=0):
     """The pool as `gpuctl describe pool` shows it (the pool_label / pool_info return shape)."""
     type_key = pool_keys(prefix)[1]
     members = set(pool_members(nodes, name, prefix))
     member_nodes = [node for node in nodes if _name(node) in members]
-    row = pool_row(name, member_nodes, pods)
+    row = pool_row(name, member_nodes, pods, allocated)
     return {
         "name": name,
         "description": description,
@@ -143,8 +148,8 @@ class PoolLabeller(object):
             after_pool = None
         else:
             members = set(pool_members(after_nodes, spec.name, self.prefix))
-            row = pool_row(spec.name, [n for n in after_nodes if _name(n) in members], pods)
-            desired = render_pool(spec, row, self.prefix)
+            row = pool_row(spec.name, [n for n in after_nodes if _name(n) in members], pods, allocated_gpus(live))
+            desired = render_pool(spec, row, self.prefix, (live or {}).get("status"))
             changed, applied = self.cluster.apply(desired, live, self.check_mode)
             self._patch_nodes(changes)
             # A dry-run apply stores nothing: in check mode the stored object is still `live`.
@@ -153,7 +158,8 @@ class PoolLabeller(object):
             result["changed"] = result["changed"] or changed or status_changed
             result["changed"] = self._refresh_sources(nodes, after_nodes, changes, pods, pools, spec.name) \
                 or result["changed"]
-            result["pool"] = describe_pool(spec.name, after_nodes, pods, self.prefix, spec.description)
+            result["pool"] = describe_pool(spec.name, after_nodes, pods, self.prefix, spec.description,
+                                           allocated=allocated_gpus(live))
 
         if self.module._diff:
             result["diff"] = {
@@ -187,9 +193,8 @@ class PoolLabeller(object):
             if live is None:
                 continue
             members = set(pool_members(after_nodes, source, self.prefix))
-            row = pool_row(source, [n for n in after_nodes if _name(n) in members], pods)
-            status = {"state": row["state"], "gpuTotal": row["gpuTotal"], "gpuUsed": row["gpuUsed"],
-                      "gpuFree": row["gpuFree"], "nodeCount": row["nodeCount"]}
+            row = pool_row(source, [n for n in after_nodes if _name(n) in members], pods, allocated_gpus(live))
+            status = pool_status(row, live.get("status"))
             desired = dict(live, status=status)
             changed = self.cluster.apply_status(desired, live, self.check_mode)[0] or changed
         return changed
@@ -202,5 +207,6 @@ def pool_report(cluster, name, prefix):
     names = sorted(set(names) | set(pools), key=lambda n: (n == DEFAULT_POOL, n))
     if name:
         names = [n for n in names if n == name]
-    return [describe_pool(n, nodes, pods, prefix, ((pools.get(n) or {}).get("spec") or {}).get("description", ""))
+    return [describe_pool(n, nodes, pods, prefix, ((pools.get(n) or {}).get("spec") or {}).get("description", ""),
+                          allocated=allocated_gpus(pools.get(n)))
             for n in names]

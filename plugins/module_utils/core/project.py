@@ -117,6 +117,16 @@ def _subject(kind, name):
     return {"apiGroup": RBAC_GROUP, "kind": kind, "name": name}
 
 
+def _binding(name, namespace, subjects):
+    """A RoleBinding to the Role of the same name. No subjects: the key is left out (the server stores an empty
+    list as absent), and server-side apply then drops the subjects this collection set before."""
+    binding = {"apiVersion": RBAC_GROUP + "/v1", "kind": "RoleBinding", "metadata": _meta(name, namespace),
+               "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name}}
+    if subjects:
+        binding["subjects"] = subjects
+    return binding
+
+
 def render_project(spec, prefix):
     """Namespace, ResourceQuota, three Roles and their RoleBindings, then pool-access Role+RoleBinding pairs."""
     raise_if(label_prefix_errors(prefix))
@@ -140,17 +150,14 @@ def render_project(spec, prefix):
         objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "Role", "metadata": _meta(name, ns),
                         "rules": role_rules(role)})
         subjects = [_subject(m.kind, m.name) for m in spec.members if m.role == role]
-        objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "RoleBinding", "metadata": _meta(name, ns),
-                        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
-                        "subjects": sorted(subjects, key=lambda s: (s["kind"], s["name"]))})
+        objects.append(_binding(name, ns, sorted(subjects, key=lambda s: (s["kind"], s["name"]))))
     for access in spec.pool_access:
         name = "pool-access-%s" % access.pool
         objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "Role", "metadata": _meta(name, ns),
                         "rules": [{"apiGroups": ["gpufabric.io"], "resources": ["computepools", "pools"],
                                    "resourceNames": [access.pool], "verbs": ["get", "use"]}]})
         subjects = [_subject("Group", g) for g in access.groups] + [_subject("User", u) for u in access.users]
-        objects.append({"apiVersion": RBAC_GROUP + "/v1", "kind": "RoleBinding", "metadata": _meta(name, ns),
-                        "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name}, "subjects": subjects})
+        objects.append(_binding(name, ns, subjects))
     return objects
 
 

@@ -1,0 +1,413 @@
+"""App deployments (seeds 001, 004): an AI/ML workload placed on a labelled pool or a compute pool.
+
+The core decides everything here: the variables (OSMO default variables, then the user's resources), the
+resource validation verdict, which GPU family the app takes, whether it fits (free GPUs of the family, the
+project's quota per family, a dedicated compute pool's single app), the merged pod template and the workload
+object, and the allocation records summed over every app. The module only reads and writes.
+
+Every workload gpufabric writes carries its allocation in an annotation, so the set of apps on a pool or in a
+project is read back from the workloads themselves (the single source of truth; statuses are summaries).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
+    ACTIVE_POD_PHASES, APP_LABEL, AppAllocation, Placement, check_fit, check_quota, dedicated_errors, gpu_usage,
+    hardware_allocation, is_app_pod, node_gpus, pod_gpu_request, pool_row, workload_refs)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys, pool_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
+    MANAGED_BY, dns_label_errors, normalise_architecture, normalise_family)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.osmo import (
+    merge_pod_templates, resolve_variables, substitute, validation_failures)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
+
+KINDS = ("Deployment", "Job")
+POOL_LABEL = "gpufabric.io/pool"
+COMPUTE_POOL_LABEL = "gpufabric.io/compute-pool"
+ALLOCATION = "gpufabric.io/allocation"
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+# resources option -> OSMO variable; user values override the default variables (seed 004).
+RESOURCE_VARIABLES = (("gpu", "USER_GPU"), ("cpu", "USER_CPU"), ("memory", "USER_MEMORY"),
+                      ("storage", "USER_STORAGE"))
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """An app deployment's arguments, checked. variables: the OSMO variables after the user's resources."""
+
+    name: str
+    namespace: str
+    target_kind: str            # "pool" (labelled pool) or "compute_pool"
+    target: str
+    kind: str
+    image: str
+    platform: Optional[str] = None
+    command: Tuple[str, ...] = ()
+    args: Tuple[str, ...] = ()
+    env: Tuple[Tuple[str, str], ...] = ()
+    replicas: int = 1
+    gpu: int = 0
+    variables: Tuple[Tuple[str, object], ...] = ()
+    pod_templates: Tuple[str, ...] = ()        # JSON text, so the spec stays immutable and comparable
+    resource_validations: Tuple[str, ...] = ()
+
+    @property
+    def gpu_total(self):
+        """GPUs the app holds: per pod times pods (replicas of a Deployment, parallel pods of a Job)."""
+        return self.gpu * self.replicas
+
+    @property
+    def target_label(self):
+        return POOL_LABEL if self.target_kind == "pool" else COMPUTE_POOL_LABEL
+
+
+def _texts(values, what, errors):
+    if values is None:
+        return ()
+    if not isinstance(values, (list, tuple)):
+        errors.append("%s must be a list of strings, got %r" % (what, values))
+        return ()
+    return tuple(str(v) for v in values)
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def parse_app(args):
+    """Module arguments -> AppSpec; every error found is raised together (FabricError)."""
+    errors = dns_label_errors(args.get("name"), "app name")
+    errors += dns_label_errors(args.get("namespace"), "namespace")
+    targets = [key for key in ("pool", "compute_pool") if args.get(key)]
+    if len(targets) != 1:
+        errors.append("give exactly one of pool (a labelled pool) or compute_pool, got %s"
+                      % (" and ".join(targets) or "neither"))
+    else:
+        errors += dns_label_errors(args[targets[0]], targets[0])
+    kind = args.get("kind") or "Deployment"
+    if kind not in KINDS:
+        errors.append("kind %r is not one of Deployment, Job" % kind)
+    replicas = args.get("replicas", 1)
+    replicas = 1 if replicas is None else replicas
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        errors.append("replicas must be an integer >= 1, got %r" % (replicas,))
+        replicas = 1
+    if not args.get("image"):
+        errors.append("image is required with state=present")
+    resources = args.get("resources") or {}
+    user = {}
+    for key, variable in RESOURCE_VARIABLES:
+        if resources.get(key) is not None:
+            user[variable] = resources[key]
+    variables = resolve_variables(args.get("default_variables") or {}, None, user)
+    gpu = variables.get("USER_GPU", 0)
+    try:
+        gpu_value = parse_quantity(gpu)
+        if gpu_value < 0 or gpu_value.denominator != 1:
+            raise ValueError(gpu)
+        gpu = int(gpu_value)
+    except (TypeError, ValueError):
+        errors.append("resources.gpu (USER_GPU) must be a whole number of GPUs >= 0, got %r" % (gpu,))
+        gpu = 0
+    for key, variable in RESOURCE_VARIABLES[1:]:
+        if variable in variables:
+            try:
+                parse_quantity(variables[variable])
+            except (TypeError, ValueError):
+                errors.append("resources.%s (%s) %r is not a quantity" % (key, variable, variables[variable]))
+    templates = args.get("pod_templates") or []
+    errors += ["pod_templates[%d] must be a mapping (a pod template), got %r" % (i, t)
+               for i, t in enumerate(templates) if not isinstance(t, dict)]
+    rules = args.get("resource_validations") or []
+    errors += ["resource_validations[%d] must be a mapping (operator, left_operand, right_operand, "
+               "assert_message), got %r" % (i, r) for i, r in enumerate(rules) if not isinstance(r, dict)]
+    env = args.get("env") or {}
+    if not isinstance(env, dict):
+        errors.append("env must be a mapping of variable name to value, got %r" % (env,))
+        env = {}
+    command = _texts(args.get("command"), "command", errors)
+    arguments = _texts(args.get("args"), "args", errors)
+    raise_if(errors)
+    variables = dict(variables, USER_CONTAINER_NAME=args["name"])
+    return AppSpec(args["name"], args["namespace"], targets[0], args[targets[0]], kind, str(args["image"]),
+                   args.get("platform") or None, command, arguments,
+                   tuple(sorted((str(k), str(v)) for k, v in env.items())), replicas, gpu,
+                   tuple(sorted(variables.items())), tuple(_canonical(t) for t in templates),
+                   tuple(_canonical(r) for r in rules))
+
+
+def validation_messages(spec):
+    """Assert messages of the failing resource validation rules (variables substituted), in rule order."""
+    return validation_failures([json.loads(rule) for rule in spec.resource_validations], dict(spec.variables))
+
+
+# -- the apps already placed, read back from their workloads -----------------------------------------------
+
+def allocation_record(spec, family, architecture):
+    """The allocation annotation of an app's workload: what it holds, and where."""
+    return {"target": spec.target_kind, "name": spec.target, "family": family,
+            "architecture": architecture, "count": spec.gpu_total}
+
+
+def app_from_workload(obj):
+    """(target kind, target, AppAllocation) recorded on a gpufabric workload; None if it records none."""
+    metadata = obj.get("metadata") or {}
+    text = (metadata.get("annotations") or {}).get(ALLOCATION)
+    if not text:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    app = AppAllocation(metadata.get("name"), metadata.get("namespace") or "",
+                        normalise_architecture(record.get("architecture") or "AMD64") or "AMD64",
+                        normalise_family(record.get("family") or ""), int(record.get("count") or 0))
+    return record.get("target"), record.get("name"), app
+
+
+def apps_on(workloads, target_kind, target, namespace=None):
+    """AppAllocations of the workloads placed on one pool (compute pools: in their namespace), sorted."""
+    found = []
+    for obj in workloads:
+        placed = app_from_workload(obj)
+        if placed is None or placed[0] != target_kind or placed[1] != target:
+            continue
+        if namespace is not None and placed[2].namespace != namespace:
+            continue
+        found.append(placed[2])
+    return sorted(found, key=lambda a: (a.namespace, a.name))
+
+
+def apps_in(workloads, namespace):
+    """AppAllocations of every gpufabric workload in a project namespace (for its quota)."""
+    found = [placed[2] for placed in map(app_from_workload, workloads)
+             if placed is not None and placed[2].namespace == namespace]
+    return sorted(found, key=lambda a: a.name)
+
+
+# -- where the app lands -------------------------------------------------------------------------------------
+
+def _labels(obj):
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def labelled_pool_nodes(nodes, pool, prefix, platform=None):
+    """The pool's member nodes (those of GPU type `platform` when given), sorted by name."""
+    pool_key, type_key = pool_keys(prefix)
+    return sorted((n for n in nodes if _labels(n).get(pool_key) == pool
+                   and (platform is None or _labels(n).get(type_key) == platform)),
+                  key=lambda n: n["metadata"]["name"])
+
+
+def _node_family(node):
+    return normalise_family(_labels(node).get(PRODUCT_LABEL) or "")
+
+
+def _node_arch(node):
+    return normalise_architecture(_labels(node).get("kubernetes.io/arch") or "amd64") or "AMD64"
+
+
+def labelled_capacity(nodes, pods):
+    """(capacity, foreign) for a labelled pool's nodes, in hardwareCapacity shape: GPUs on the nodes, and GPUs
+    requested by active pods on them that are not gpufabric app pods (apps are counted by their records)."""
+    capacity, foreign, by_name = {}, {}, {}
+    for node in nodes:
+        key = (_node_arch(node), _node_family(node))
+        by_name[node["metadata"]["name"]] = key
+        if node_gpus(node) and key[1]:
+            capacity[key] = capacity.get(key, 0) + node_gpus(node)
+    for pod in pods:
+        key = by_name.get((pod.get("spec") or {}).get("nodeName"))
+        if key is None or is_app_pod(pod) or (pod.get("status") or {}).get("phase") not in ACTIVE_POD_PHASES:
+            continue
+        foreign[key] = foreign.get(key, 0) + pod_gpu_request(pod)
+
+    def rows(counts):
+        arches = sorted(set(arch for arch, _ in counts))
+        return [{"architecture": arch, "gpu": [{"family": fam, "gpuCount": counts[(a, fam)]}
+                                               for a, fam in sorted(counts) if a == arch]} for arch in arches]
+    return rows(capacity), rows(foreign)
+
+
+def capacity_families(capacity):
+    return sorted(set(normalise_family(g.get("family")) for row in capacity or () for g in row.get("gpu") or ()
+                      if g.get("gpuCount")))
+
+
+def choose_family(spec, capacity, gpu_types=()):
+    """(family, errors): the GPU family the app takes on its pool. `platform` picks it on a compute pool; on a
+    labelled pool `platform` is a GPU type and `capacity` is already restricted to its nodes."""
+    families = capacity_families(capacity)
+    where = "%s %s" % ("pool" if spec.target_kind == "pool" else "compute pool", spec.target)
+    if spec.target_kind == "compute_pool" and spec.platform:
+        family = normalise_family(spec.platform)
+        if family not in families:
+            return family, ["%s has no %s GPUs (families: %s)" % (where, family, ", ".join(families) or "none")]
+        return family, []
+    if spec.gpu == 0:
+        return (families[0] if len(families) == 1 else ""), []
+    if not families:
+        return "", ["%s has no GPUs%s to place %d x %d GPUs on" % (
+            where, " of GPU type %s" % spec.platform if spec.platform else "", spec.replicas, spec.gpu)]
+    if len(families) > 1:
+        hint = ("set platform to one of its GPU types: %s" % ", ".join(gpu_types)) if spec.target_kind == "pool" \
+            else "set platform to one of them"
+        return "", ["%s has GPUs of %d families (%s); %s" % (where, len(families), ", ".join(families), hint)]
+    return families[0], []
+
+
+def place(spec, family, capacity, used, mode, pool_apps, quota, project_apps, selector, architecture=None):
+    """Check the app against its pool's free GPUs of its family and its project's quota, never counting itself
+    twice (its previous record, if any, is replaced). `used`: GPUs held on the pool by anything that is not a
+    gpufabric app (hardwareAllocation shape). Returns a Placement; errors empty means it may be written."""
+    request = AppAllocation(spec.name, spec.namespace, architecture or "AMD64", family, spec.gpu_total)
+    key = (spec.namespace, spec.name)
+    others = [a for a in pool_apps if (a.namespace, a.name) != key]
+    what = "pool" if spec.target_kind == "pool" else "compute pool"
+    gpu = check_fit(spec.target, capacity, hardware_allocation(others) + list(used or ()), family,
+                    spec.gpu_total, what=what)
+    quota_fit = check_quota(spec.namespace, quota, gpu_usage(a for a in project_apps if a.name != spec.name),
+                            family, spec.gpu_total)
+    errors = dedicated_errors(spec.target, mode, others, spec.name) if spec.target_kind == "compute_pool" else []
+    errors += [fit.message for fit in (gpu, quota_fit) if not fit.fits and spec.gpu_total]
+    apps_after = tuple(sorted(others + [request], key=lambda a: (a.namespace, a.name)))
+    return Placement(spec.target, family, spec.gpu_total, tuple(sorted(selector.items())), gpu, quota_fit,
+                     tuple(errors), apps_after)
+
+
+def placement_report(spec, placement):
+    """The module's `placement` result: where the app lands, the GPUs left on the pool and the quota left."""
+    report = placement.to_dict()
+    report.pop("computePool")
+    report["target"] = {"kind": "Pool" if spec.target_kind == "pool" else "ComputePool", "name": spec.target}
+    return report
+
+
+def node_selector(spec, family, prefix):
+    """The pool's placement: <prefix>/pool (and <prefix>/gpu-type for a platform) on a labelled pool,
+    <prefix>/compute-pool on a compute pool; nvidia.com/gpu.product when the app takes GPUs."""
+    if spec.target_kind == "pool":
+        pool_key, type_key = pool_keys(prefix)
+        selector = {pool_key: spec.target}
+        if spec.platform:
+            selector[type_key] = spec.platform
+    else:
+        selector = {prefix + "/compute-pool": spec.target}
+    if spec.gpu and family:
+        selector[PRODUCT_LABEL] = family
+    return selector
+
+
+# -- the workload ------------------------------------------------------------------------------------------
+
+def substitute_all(value, variables):
+    """{{VAR}} replaced in every string of a template (OSMO's template variables)."""
+    if isinstance(value, dict):
+        return dict((k, substitute_all(v, variables)) for k, v in value.items())
+    if isinstance(value, list):
+        return [substitute_all(v, variables) for v in value]
+    if isinstance(value, str) and "{{" in value:
+        return substitute(value, variables)
+    return value
+
+
+def _container(spec):
+    variables = dict(spec.variables)
+    requests = {}
+    for key, resource in (("USER_CPU", "cpu"), ("USER_MEMORY", "memory"), ("USER_STORAGE", "ephemeral-storage")):
+        if key in variables:
+            requests[resource] = str(variables[key])
+    limits = {}
+    if spec.gpu:  # extended resources: request == limit
+        requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(spec.gpu)
+    container = {"name": spec.name, "image": spec.image}
+    if spec.command:
+        container["command"] = list(spec.command)
+    if spec.args:
+        container["args"] = list(spec.args)
+    if spec.env:
+        container["env"] = [{"name": k, "value": v} for k, v in spec.env]
+    resources = {}
+    if requests:
+        resources["requests"] = requests
+    if limits:
+        resources["limits"] = limits
+    if resources:
+        container["resources"] = resources
+    return container
+
+
+def pod_template(spec, selector):
+    """The pod template: the app's container, GPU toleration and the pool's node selector first, then the
+    pod_templates merged in order (later wins, OSMO), then the pool's node selector again: a template may add
+    to the placement but never move the app off its pool."""
+    variables = dict(spec.variables)
+    base = {"metadata": {"labels": dict(MANAGED_BY, **{APP_LABEL: spec.name})},
+            "spec": {"containers": [_container(spec)], "nodeSelector": dict(selector)}}
+    if spec.gpu:
+        base["spec"]["tolerations"] = [dict(GPU_TOLERATION)]
+    if spec.kind == "Job":
+        base["spec"]["restartPolicy"] = "Never"
+    templates = [substitute_all(json.loads(text), variables) for text in spec.pod_templates]
+    merged = merge_pod_templates([base] + templates)
+    merged.setdefault("spec", {}).setdefault("nodeSelector", {}).update(selector)
+    merged.setdefault("metadata", {}).setdefault("labels", {})[APP_LABEL] = spec.name
+    return merged
+
+
+def render_workload(spec, placement, architecture="AMD64"):
+    """The Deployment or Job, labelled with the app and its pool, carrying its allocation record."""
+    selector = dict(placement.node_selector)
+    record = allocation_record(spec, placement.family, architecture)
+    metadata = {"name": spec.name, "namespace": spec.namespace,
+                "labels": dict(sorted(dict(MANAGED_BY, **{APP_LABEL: spec.name, spec.target_label: spec.target})
+                                      .items())),
+                "annotations": {ALLOCATION: _canonical(record)}}
+    template = pod_template(spec, selector)
+    if spec.kind == "Deployment":
+        body = {"replicas": spec.replicas, "selector": {"matchLabels": {APP_LABEL: spec.name}}, "template": template}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": body}
+    body = {"parallelism": spec.replicas, "completions": spec.replicas, "template": template}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": body}
+
+
+# -- the allocation records on the pools -----------------------------------------------------------------------
+
+def compute_pool_app_status(status, apps):
+    """A ComputePool .status with this collection's app fields replaced (hardwareAllocation, aiWorkloadRefs,
+    gpuAllocated) and every other field kept as it is."""
+    result = copy.deepcopy(status or {})
+    result["hardwareAllocation"] = hardware_allocation(apps)
+    result["aiWorkloadRefs"] = workload_refs(apps)
+    result["gpuAllocated"] = sum(app.count for app in apps)
+    return result
+
+
+def labelled_pool_app_status(pool, nodes, pods, apps):
+    """A Pool .status as pool_label computes it, with the apps' GPUs recorded and counted in gpuUsed.
+
+    nodes: the pool's member nodes; pods: active pods (app pods are counted through `apps`)."""
+    allocated = sum(app.count for app in apps)
+    row = pool_row(pool, nodes, pods, allocated)
+    recorded = {}
+    if apps:
+        recorded = {"gpuAllocated": allocated, "hardwareAllocation": hardware_allocation(apps),
+                    "aiWorkloadRefs": workload_refs(apps)}
+    return pool_status(row, recorded)
+
+
+def compute_pool_mode(obj):
+    """dedicated or shared, from a ComputePool's spec.clusterVariant (status.mode as a fallback)."""
+    variant = ((obj or {}).get("spec") or {}).get("clusterVariant") or {}
+    for mode in ("dedicated", "shared"):
+        if mode in variant:
+            return mode
+    return ((obj or {}).get("status") or {}).get("mode") or "shared"
