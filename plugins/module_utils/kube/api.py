@@ -182,6 +182,20 @@ class Cluster(object):
         result = self.request("GET", path_for(kind, namespace=namespace), query=query) or {}
         return result.get("items") or []
 
+    def can_i(self, verb, group, resource, name=None, namespace=None):
+        """Whether the caller may do `verb` (a SelfSubjectAccessReview). Sent as a dry run: a review stores
+        nothing either way, and the audit log then shows it as what it is, not as a write."""
+        attributes = {"verb": verb, "group": group, "resource": resource}
+        if name:
+            attributes["name"] = name
+        if namespace:
+            attributes["namespace"] = namespace
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attributes}}
+        review = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=body,
+                              query={"dryRun": "All"}) or {}
+        return bool((review.get("status") or {}).get("allowed"))
+
     # -- writes --------------------------------------------------------------------------------------------
 
     def apply(self, desired, live, check_mode=False):
