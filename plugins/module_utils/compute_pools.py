@@ -93,7 +93,7 @@ class ComputePoolRun(object):
         plan = plan_compute_pool(hosts, spec, current, others)
         raise_if([shortfall.message for shortfall in plan.shortfalls])
         after = apply_plan(current, plan, hosts, utc_now())
-        label_changes = compute_pool_label_changes(hosts, spec.name, after, self.prefix)
+        label_changes = self.label_changes(hosts, spec.name, after)
         status = render_compute_pool_status(spec, after, hosts, status=pool_status(after, hosts, plan))
         desired = render_compute_pool(spec, keep_app_allocation(status, (live or {}).get("status")))
 
@@ -114,7 +114,7 @@ class ComputePoolRun(object):
     def delete(self, spec, live, nodes, hosts):
         """Machines first (hosts marked Deleting, labels removed), then the ComputePool object."""
         if live is None:
-            label_changes = compute_pool_label_changes(hosts, spec.name, (), self.prefix)
+            label_changes = self.label_changes(hosts, spec.name, ())
             self.patch_nodes(label_changes)
             return {"changed": bool(label_changes), "compute_pool": None, "plan": plan_delete(spec.name, ()).to_dict(),
                     "changed_nodes": sorted(label_changes)}
@@ -132,7 +132,7 @@ class ComputePoolRun(object):
                                             status=pool_status(deleting, hosts, deleting=True))
         desired = dict(live, status=keep_app_allocation(status, live.get("status")))
         self.cluster.apply_status(desired, live, self.check_mode)
-        label_changes = compute_pool_label_changes(hosts, spec.name, (), self.prefix)
+        label_changes = self.label_changes(hosts, spec.name, ())
         self.patch_nodes(label_changes)
         self.cluster.delete("ComputePool", spec.name, spec.namespace, check_mode=self.check_mode)
         result = {"changed": True, "compute_pool": None, "plan": plan.to_dict(), "changed_nodes": sorted(label_changes)}
@@ -140,9 +140,16 @@ class ComputePoolRun(object):
             result["diff"] = self.diff(live, None, hosts, label_changes)
         return result
 
+    def label_changes(self, hosts, name, allocation):
+        """Node label patches; none for an explicit host list (bare metal): those hosts have no Node, and the
+        allocations recorded in the other ComputePools keep them exclusive."""
+        if self.params["hosts"]:
+            return {}
+        return compute_pool_label_changes(hosts, name, allocation, self.prefix)
+
     def patch_nodes(self, changes):
-        """One merge PATCH per changed node, a few at a time. Explicit host lists (bare metal) have no Node."""
-        if not changes or self.params["hosts"]:
+        """One merge PATCH per changed node, a few at a time."""
+        if not changes:
             return
         with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(changes))) as pool:
             futures = [pool.submit(self.cluster.patch_labels, "Node", node, labels, self.check_mode)

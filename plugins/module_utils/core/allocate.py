@@ -187,12 +187,8 @@ def _signature(host):
     return (host.gpus, host.architecture, host.resource_groups, host.eligible, host.compute_pool)
 
 
-def _attribute_reason(host, requirement, compute_pool):
-    """The first rule a host not held by anyone in this call fails; None when it could serve."""
-    if host.compute_pool and host.compute_pool != compute_pool:
-        return (1, "in compute pool %s" % host.compute_pool, True)
-    if host.compute_pool:
-        return (2, "labelled for this compute pool but not allocated", True)
+def _intrinsic_reason(host, requirement):
+    """Why the host could never serve the requirement (GPUs, architecture, resource groups); None if it could."""
     if requirement.family is not None and not host.gpus:
         return (3, "without GPUs", False)
     if requirement.family is not None and host.gpu_count(requirement.family) <= 0:
@@ -201,6 +197,22 @@ def _attribute_reason(host, requirement, compute_pool):
         return (5, "wrong architecture", False)
     if not host.matches(requirement.groups):
         return (6, "outside the resource groups", False)
+    return None
+
+
+def _attribute_reason(host, requirement, compute_pool):
+    """The first rule a host not held by anyone in this call fails; None when it could serve.
+
+    What the host is is checked before where it is (another compute pool) and how it is (health): a host that
+    could never serve is not reported as merely taken.
+    """
+    intrinsic = _intrinsic_reason(host, requirement)
+    if intrinsic is not None:
+        return intrinsic
+    if host.compute_pool and host.compute_pool != compute_pool:
+        return (1, "in compute pool %s" % host.compute_pool, True)
+    if host.compute_pool:
+        return (2, "labelled for this compute pool but not allocated", True)
     if not host.eligible:
         return (7, "unhealthy", False)
     return None
@@ -224,6 +236,7 @@ class _Context:
             pools = self.held_by.setdefault(compute_pool, {})
             pools[machine_pool] = pools.get(machine_pool, 0) + 1
         self._classes = None  # signature -> [representative host, count] for hosts nobody holds; built lazily
+        self._held_classes = None  # (compute pool, signature) -> [host, count] for hosts other pools hold
         self.free = _FreeHosts(self.hosts.values(), self.owner)
         self.held = set()  # hosts kept or chosen by a requirement in this call
 
@@ -253,6 +266,16 @@ class _Context:
                     self._classes.setdefault(_signature(host), [host, 0])[1] += 1
         return self._classes
 
+    def held_classes(self):
+        """Hosts held in this call, by holder and signature; built on the first shortfall only."""
+        if self._held_classes is None:
+            self._held_classes = {}
+            for name, owner in self.owner.items():
+                host = self.hosts.get(name)
+                if host is not None:
+                    self._held_classes.setdefault((owner[0], _signature(host)), [host, 0])[1] += 1
+        return self._held_classes
+
     def eligible_free(self, requirement, compute_pool):
         """(hosts, GPUs) nobody holds that could serve the requirement."""
         hosts = gpus = 0
@@ -270,13 +293,13 @@ class _Context:
             if reason is not None and count:
                 counts[reason] = counts.get(reason, 0) + count
 
-        for pool_name, machine_pools in self.held_by.items():
-            if pool_name != compute_pool:
-                add((1, "in compute pool %s" % pool_name, True), sum(machine_pools.values()))
-                continue
-            for machine_pool, count in machine_pools.items():
-                if machine_pool != requirement.machine_pool:
-                    add((0, "in machine pool %s" % machine_pool, True), count)
+        for key, (host, count) in self.held_classes().items():
+            holder = key[0]
+            if holder != compute_pool:
+                add(_intrinsic_reason(host, requirement) or (1, "in compute pool %s" % holder, True), count)
+        for machine_pool, count in (self.held_by.get(compute_pool) or {}).items():
+            if machine_pool != requirement.machine_pool:
+                add((0, "in machine pool %s" % machine_pool, True), count)
         for name in own_pool:  # this pool's own hosts that cannot stay
             if name not in eligible and self.owner.get(name) == (compute_pool, requirement.machine_pool):
                 host = self.hosts.get(name)

@@ -217,3 +217,17 @@ def test_single_node_cluster_prefers_a_host_with_the_declared_gpu_family():
     result = allocate(hosts, spec(single=True))
     assert pools(result)["control-plane-pool"].hosts == ("c-a100",)
     assert pools(allocate(hosts, spec(workers=[])))["control-plane-pool"].hosts == ("a-cpu",)
+
+
+def test_shortfall_reports_what_a_taken_host_is_before_who_holds_it():
+    """A host in another compute pool that could never serve (wrong resource group) is reported as such."""
+    hosts = [cpu_host("cp", groups={"tier": "hp"}), gpu_host("mine", 4, groups={"tier": "hp"}),
+             gpu_host("taken-hp", 4, groups={"tier": "hp"}), gpu_host("taken-low", 4, groups={"tier": "low"})]
+    other = (MachinePool("worker-pool-nvidia-amd64-0", "WorkerOnly", (), "w",
+                         (HostEntry("taken-hp", "Healthy"), HostEntry("taken-low", "Healthy"))),)
+    desired = spec(workers=[("gpu-workers", "NVIDIA-A100", 8, 2)], worker_resource_groups={"tier": "hp"},
+                   control_plane_resource_groups={"tier": "hp"})
+    result = allocate(hosts, desired, others={"other-pool": other})
+    [shortfall] = result.shortfalls
+    assert "1 host in compute pool other-pool" in shortfall.message
+    assert "1 outside the resource groups" in shortfall.message
