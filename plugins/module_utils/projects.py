@@ -149,10 +149,10 @@ class ProjectRunner(object):
     def run(self):
         name = self.params["name"]
         namespace = self.cluster.get("Namespace", name)
-        if _terminating(namespace):
-            raise_if(["namespace %s is being deleted; wait until it is gone, then run again" % name])
         if self.params["state"] == "absent":
             return self.remove(name, namespace)
+        if _terminating(namespace):
+            raise_if(["namespace %s is being deleted; wait until it is gone, then run again" % name])
         spec = parse_project(dict(self.params))
         desired = render_project(spec, self.prefix)
         live = dict(self.owned(name), **{"Namespace/" + name: namespace}) if namespace else {}
@@ -257,7 +257,7 @@ class ProjectRunner(object):
                 result["removed_objects"].append(key)
                 before[key] = strip_volatile(owned[key])
         labels = namespace["metadata"].get("labels") or {}
-        if all(labels.get(k) == v for k, v in MANAGED_BY.items()):
+        if all(labels.get(k) == v for k, v in MANAGED_BY.items()) and not _terminating(namespace):
             if self.cluster.delete("Namespace", name, check_mode=self.check_mode):
                 result["removed_objects"].append("Namespace/" + name)
                 before["Namespace/" + name] = strip_volatile(namespace)
