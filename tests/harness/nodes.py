@@ -78,7 +78,8 @@ def ensure_namespace(core: client.CoreV1Api, namespace: str) -> None:
 
 
 def main(argv=None) -> int:
-    """python -m tests.harness.nodes KUBECONFIG COUNT [--product P --gpus N --prefix node]: create GPU nodes."""
+    """python -m tests.harness.nodes KUBECONFIG COUNT [--product P --gpus N --prefix node --namespace NS ...]:
+    create GPU nodes (and namespaces)."""
     import argparse
 
     from kubernetes import config
@@ -89,6 +90,7 @@ def main(argv=None) -> int:
     parser.add_argument("--prefix", default="node")
     parser.add_argument("--product", default="NVIDIA-A100")
     parser.add_argument("--gpus", type=int, default=8)
+    parser.add_argument("--namespace", action="append", default=[], help="also ensure this namespace exists")
     args = parser.parse_args(argv)
     configuration = client.Configuration()
     config.load_kube_config(args.kubeconfig, context="admin", client_configuration=configuration)
@@ -101,6 +103,8 @@ def main(argv=None) -> int:
         if name not in existing:
             create_node(core, name, gpu_product=args.product, gpus=args.gpus)
             created += 1
+    for namespace in args.namespace:
+        ensure_namespace(core, namespace)
     print(f"{created} node(s) created, {args.count - created} already there")
     return 0
 
