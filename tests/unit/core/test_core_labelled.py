@@ -118,3 +118,20 @@ def test_pool_object_is_cluster_scoped_with_status_and_managed_label():
                  "nodes": [{"name": "gpu-node-1", "gpuType": "A100-100G"},
                            {"name": "gpu-node-2", "gpuType": "A100-100G"}]},
         "status": {"state": "active", "gpuTotal": 16, "gpuUsed": 12, "gpuFree": 4, "nodeCount": 2}}
+
+
+def test_pool_row_counts_apps_by_their_record_not_their_pods():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import pool_row
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_status
+
+    nodes = [{"metadata": {"name": "n1"}, "status": {"capacity": {"nvidia.com/gpu": "8"}}}]
+    pods = [{"metadata": {"name": p, "labels": labels}, "status": {"phase": "Running"},
+             "spec": {"nodeName": "n1", "containers": [{"resources": {"limits": {"nvidia.com/gpu": "2"}}}]}}
+            for p, labels in (("foreign", {}), ("app-0", {"gpufabric.io/app": "llm"}))]
+    assert pool_row("p", nodes, pods)["gpuUsed"] == 4
+    row = pool_row("p", nodes, pods, allocated=3)
+    assert (row["gpuUsed"], row["gpuFree"]) == (5, 3)
+    recorded = {"gpuAllocated": 3, "aiWorkloadRefs": [{"name": "llm", "namespace": "v"}], "gpuUsed": 99}
+    status = pool_status(row, recorded)
+    assert status["gpuUsed"] == 5 and status["gpuAllocated"] == 3 and status["aiWorkloadRefs"]
+    assert "gpuAllocated" not in pool_status(row, {"gpuAllocated": 3, "aiWorkloadRefs": []})

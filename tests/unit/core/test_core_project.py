@@ -73,3 +73,39 @@ def test_tenant_object():
         "apiVersion": "gpufabric.io/v1alpha1", "kind": "Tenant",
         "metadata": {"name": "research", "labels": {"app.kubernetes.io/managed-by": "gpufabric"}},
         "spec": {"gpuQuota": [{"family": "NVIDIA-A100", "gpuCount": 16}]}}
+
+
+def test_project_without_tenant_and_namespace_annotations():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
+        pool_access_pools, read_quota_annotation)
+
+    objects = by_kind_name(render_project(parse_project(dict(ARGS, tenant=None)), "runwhere.ai"))
+    ns = objects[("Namespace", "vision")]
+    assert "runwhere.ai/tenant" not in ns["metadata"]["labels"]
+    assert read_quota_annotation(ns, "runwhere.ai") == {"NVIDIA-A100": 8, "NVIDIA-H100": 2}
+    assert pool_access_pools(ns, "runwhere.ai") == ("training-pool",)
+    no_members = by_kind_name(render_project(parse_project(dict(ARGS, members=[])), "runwhere.ai"))
+    assert "subjects" not in no_members[("RoleBinding", "gpufabric-viewer")]
+
+
+def test_roles_grant_only_pairs_of_their_own_group():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import role_rules
+
+    for role in ("viewer", "editor", "admin"):
+        for rule in role_rules(role):
+            assert len(rule["apiGroups"]) == 1
+    pairs = set((rule["apiGroups"][0], resource) for rule in role_rules("admin") for resource in rule["resources"])
+    assert pairs == {("", "pods"), ("", "pods/log"), ("", "services"), ("apps", "deployments"), ("batch", "jobs"),
+                     ("gpufabric.io", "computepools")}
+
+
+def test_tenant_status_sums_projects_per_family():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import render_tenant_status
+
+    status = render_tenant_status({"NVIDIA-A100": 16}, {"b": {"NVIDIA-A100": 6}, "a": {"NVIDIA-A100": 8,
+                                                                                         "NVIDIA-H100": 1}})
+    assert status == {"gpuQuotaTotal": 16, "gpuAssignedTotal": 15, "projectCount": 2,
+                      "assigned": [{"family": "NVIDIA-A100", "gpuCount": 14}, {"family": "NVIDIA-H100", "gpuCount": 1}],
+                      "projects": [{"name": "a", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 8},
+                                                         {"family": "NVIDIA-H100", "gpuCount": 1}]},
+                                   {"name": "b", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 6}]}]}
