@@ -98,8 +98,8 @@ options:
     elements: dict
   default_variables:
     description:
-      - OSMO default variables, for example C({USER_CPU: 1, USER_MEMORY: 1Gi}), used by O(resource_validations)
-        and O(pod_templates). C(USER_CONTAINER_NAME) is the app name.
+      - "OSMO default variables, for example C({USER_CPU: 1, USER_MEMORY: 1Gi}), used by O(resource_validations)
+        and O(pod_templates). C(USER_CONTAINER_NAME) is the app name."
     type: dict
   resource_validations:
     description:
@@ -179,7 +179,7 @@ placement:
   returned: when state is present
   type: dict
   contains:
-    target: {description: C({kind, name}) of the pool., type: dict, sample: {kind: ComputePool, name: vision-cluster}}
+    target: {description: "C({kind, name}) of the pool.", type: dict, sample: {kind: ComputePool, name: vision-cluster}}
     family: {description: GPU family the app takes., type: str, sample: NVIDIA-A100}
     gpuCount: {description: GPUs the app holds (per pod x replicas)., type: int, sample: 8}
     nodeSelector: {description: The node selector the pods carry., type: dict}

@@ -46,8 +46,8 @@ options:
     default: ""
   gpu_quota:
     description:
-      - GPUs per family the project's app deployments may hold, for example C({NVIDIA-A100: 8}).
-        A family not listed has quota 0 (Kueue-style).
+      - "GPUs per family the project's app deployments may hold, for example C({NVIDIA-A100: 8}).
+        A family not listed has quota 0 (Kueue-style)."
     type: dict
     default: {}
   members:

@@ -28,8 +28,8 @@ options:
     required: true
   gpu_quota:
     description:
-      - GPUs per family the tenant's projects may share, for example C({NVIDIA-A100: 16}). Families are
-        normalised (C(NVIDIA A100) and C(NVIDIA-A100) are one family). A family not listed has quota 0.
+      - "GPUs per family the tenant's projects may share, for example C({NVIDIA-A100: 16}). Families are
+        normalised (C(NVIDIA A100) and C(NVIDIA-A100) are one family). A family not listed has quota 0."
     type: dict
     default: {}
   state:
