@@ -28,7 +28,7 @@ description:
   - A compute pool is looked up in the app's namespace (the project namespace).
   - In check mode the result says where the app would land, the GPUs left on the pool and the quota left.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:
@@ -86,9 +86,9 @@ options:
     type: dict
     suboptions:
       gpu: {description: GPUs per pod (request and limit of C(nvidia.com/gpu))., type: int}
-      cpu: {description: CPU request per pod, a quantity., type: str}
-      memory: {description: Memory request per pod, a quantity., type: str}
-      storage: {description: Ephemeral storage request per pod, a quantity., type: str}
+      cpu: {description: "CPU request per pod, a quantity.", type: str}
+      memory: {description: "Memory request per pod, a quantity.", type: str}
+      storage: {description: "Ephemeral storage request per pod, a quantity.", type: str}
   pod_templates:
     description:
       - Pod templates (C(metadata) and C(spec) of a pod) merged in order over the app's own template, later wins.

@@ -28,7 +28,7 @@ description:
     accepted with a warning.
   - Nothing else in the namespace is touched. A converged run sends no write.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:
@@ -148,7 +148,7 @@ project:
   type: dict
   contains:
     name: {description: Project (namespace) name., type: str, sample: vision}
-    tenant: {description: Tenant, or null., type: str, sample: research}
+    tenant: {description: "Tenant, or null.", type: str, sample: research}
     gpu_quota: {description: GPUs per family., type: dict, sample: {NVIDIA-A100: 8}}
     gpu_used: {description: GPUs per family held by the project's app deployments., type: dict, sample: {NVIDIA-A100: 4}}
     members:

@@ -19,7 +19,7 @@ description:
     a rejected run writes nothing. A quota larger than the cluster's GPUs of that family is accepted with a
     warning that says by how much.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:
