@@ -260,7 +260,8 @@ def test_capacity_reject_names_the_shortfall(custom_objects, stem, writes):
 def test_allocation_is_the_sum_of_apps_and_removal_frees_it(custom_objects, api_client_for, stem, writes):
     ok(project(stem, {A100: 16}))
     before = make_compute_pool(custom_objects, stem, "cp", gpus=16)
-    ok(app("serve", stem, compute_pool="cp", replicas=2, resources={"gpu": 3}))
+    serve = {"gpu": 3, "cpu": "0.5", "memory": "1024Mi"}  # the server stores these as 500m and 1Gi
+    ok(app("serve", stem, compute_pool="cp", replicas=2, resources=serve))
     ok(app("train", stem, compute_pool="cp", kind="Job", resources={"gpu": 4}))
 
     status = compute_pool_status(custom_objects, stem, "cp")
@@ -273,12 +274,13 @@ def test_allocation_is_the_sum_of_apps_and_removal_frees_it(custom_objects, api_
     pod = deployment.spec.template.spec
     assert pod.node_selector == {f"{PREFIX}/compute-pool": "cp", "nvidia.com/gpu.product": A100}
     assert pod.containers[0].resources.limits == {"nvidia.com/gpu": "3"}
+    assert pod.containers[0].resources.requests == {"cpu": "500m", "memory": "1Gi", "nvidia.com/gpu": "3"}
     assert [t.key for t in pod.tolerations] == ["nvidia.com/gpu"]
     job = client.BatchV1Api(api_client_for("admin")).read_namespaced_job("train", stem)
     assert job.spec.parallelism == 1 and job.spec.template.spec.restart_policy == "Never"
 
     writes.start()
-    assert ok(app("serve", stem, compute_pool="cp", replicas=2, resources={"gpu": 3}))["changed"] is False
+    assert ok(app("serve", stem, compute_pool="cp", replicas=2, resources=serve))["changed"] is False
     assert ok(app("train", stem, compute_pool="cp", kind="Job", resources={"gpu": 4}))["changed"] is False
     assert writes.count() == 0, writes.describe()
 

@@ -26,7 +26,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.names impo
     MANAGED_BY, dns_label_errors, normalise_architecture, normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.osmo import (
     merge_pod_templates, resolve_variables, substitute, validation_failures)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import format_quantity, parse_quantity
 
 KINDS = ("Deployment", "Job")
 POOL_LABEL = "gpufabric.io/pool"
@@ -319,12 +319,19 @@ def substitute_all(value, variables):
     return value
 
 
+def canonical_quantity(value):
+    """A quantity as the API server stores it (binary suffixes stay binary, others decimal: '1024Mi' -> '1Gi',
+    '0.5' -> '500m', '4096' stays '4096'), so a re-run compares equal and sends nothing."""
+    text = str(value).strip()
+    return format_quantity(parse_quantity(text), "binary" if text.endswith("i") else "decimal")
+
+
 def _container(spec):
     variables = dict(spec.variables)
     requests = {}
     for key, resource in (("USER_CPU", "cpu"), ("USER_MEMORY", "memory"), ("USER_STORAGE", "ephemeral-storage")):
         if key in variables:
-            requests[resource] = str(variables[key])
+            requests[resource] = canonical_quantity(variables[key])
     limits = {}
     if spec.gpu:  # extended resources: request == limit
         requests[GPU_RESOURCE] = limits[GPU_RESOURCE] = str(spec.gpu)

@@ -148,3 +148,11 @@ def test_compute_pool_status_keeps_its_own_fields():
     assert after["aiWorkloadRefs"] == [{"name": "b", "namespace": "nlp"}, {"name": "a", "namespace": "vision"}]
     assert after["gpuAllocated"] == 6
     assert all(after[key] == status[key] for key in status) and "hardwareAllocation" not in status
+
+
+@pytest.mark.parametrize("given, stored", [("1024Mi", "1Gi"), ("0.5", "500m"), ("4096", "4096"), ("2000m", "2"),
+                                           (8, "8"), ("1536Mi", "1536Mi"), ("0.5Gi", "512Mi"), ("1000M", "1G")])
+def test_requests_are_written_as_the_server_stores_them(given, stored):
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import canonical_quantity
+
+    assert canonical_quantity(given) == stored
