@@ -10,12 +10,15 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError
-from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    AuthError,
-    api_client,
-)
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import AuthError, connect
+
+try:
+    import urllib3  # noqa: F401  pylint: disable=unused-import
+    import yaml  # noqa: F401  pylint: disable=unused-import
+
+    IMPORT_ERROR = None
+except ImportError as error:
+    IMPORT_ERROR = error
 
 AUTH_ARG_SPEC = dict(
     kubeconfig=dict(type="path"),
@@ -35,15 +38,16 @@ class GpufabricModule(AnsibleModule):
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
         super(GpufabricModule, self).__init__(argument_spec=spec, **kwargs)
-        if not HAS_KUBERNETES:
-            self.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+        if IMPORT_ERROR is not None:
+            self.fail_json(msg=missing_required_lib(IMPORT_ERROR.name or "urllib3 and PyYAML"),
+                           exception=str(IMPORT_ERROR))
         self._cluster = None
 
     @property
     def cluster(self):
         if self._cluster is None:
             try:
-                self._cluster = Cluster(api_client(self.params))
+                self._cluster = Cluster(connect(self.params))
             except AuthError as error:
                 self.fail_json(msg=str(error))
         return self._cluster

@@ -56,10 +56,11 @@ def test_update_with_stale_resource_version_conflicts(custom_objects):
     assert error.value.status == 409
 
 
-def test_server_side_apply_by_a_second_manager_conflicts(api_client_for):
+def test_server_side_apply_by_a_second_manager_conflicts(kubeconfig):
     from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError, path_for
+    from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import connect
 
-    cluster = Cluster(api_client_for())
+    cluster = Cluster(connect({"kubeconfig": kubeconfig, "context": "admin"}))
 
     def apply(manager, description):
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Pool", "metadata": {"name": "ssa"},

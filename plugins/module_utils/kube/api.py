@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover
 FIELD_MANAGER = "gpufabric"
 FINGERPRINT = "gpufabric.io/fingerprint"
 CONFLICT_RETRIES = 3
+REQUEST_TIMEOUT = 60  # seconds; a LIST of 100,000 nodes is well inside it
 
 # kind -> (apiVersion, plural, namespaced). A fixed table instead of discovery: one request less per run,
 # and the collection only manages these kinds.
@@ -125,42 +126,31 @@ def with_fingerprint(desired):
 
 
 class Cluster(object):
-    """One API server, reached through a kubernetes ApiClient built by client.api_client()."""
+    """One API server, reached through a client.Connection."""
 
-    def __init__(self, api_client):
-        self.api = api_client
+    def __init__(self, connection):
+        self.connection = connection
 
     # -- transport -----------------------------------------------------------------------------------------
 
     def request(self, method, path, body=None, query=None, content_type=None):
-        """Send one request; return the decoded JSON body (None for 404 on GET).
-
-        Goes through the client's REST layer with a body serialised here, using only the arguments every
-        kubernetes client generation accepts (the generated ApiClient.call_api changed signature in 35).
-        """
-        from kubernetes.client.exceptions import ApiException
-
-        configuration = self.api.configuration
-        url = configuration.host + path
+        """Send one request; return the decoded JSON body (None for 404 on GET)."""
+        connection = self.connection
+        url = connection.host + path
         if query:
             url += "?" + urlencode(sorted(query.items()))
         headers = {"Accept": "application/json"}
-        for setting in configuration.auth_settings().values():
-            if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
+        headers.update(connection.headers())
         if body is not None:
             headers["Content-Type"] = content_type or "application/json"
-            if "json" not in headers["Content-Type"]:  # the client serialises JSON types itself
-                # JSON is YAML, but the apiserver's YAML decoder reads `"key":""` as null: keep the spaces.
-                body = json.dumps(body, separators=(", ", ": "))
+            # JSON is YAML, but the apiserver's YAML decoder reads `"key":""` as null: keep the spaces.
+            body = json.dumps(body, separators=(", ", ": ")).encode("utf-8")
         try:
-            response = self.api.rest_client.request(method, url, headers=headers, body=body)
-            status = response.status
-            data = response.data if getattr(response, "data", None) is not None else response.read()
-        except ApiException as error:  # clients before 35 raise for every non-2xx status
-            status, data = error.status, error.body
+            response = connection.pool.request(method, url, body=body, headers=headers, retries=False,
+                                               timeout=REQUEST_TIMEOUT)
         except Exception as error:  # urllib3: connection refused, TLS verification, timeouts
-            raise KubeError("cannot reach the API server at %s: %s" % (configuration.host, error))
+            raise KubeError("cannot reach the API server at %s: %s" % (connection.host, error))
+        status, data = response.status, response.data
         if status == 404 and method == "GET":
             return None
         if status >= 400:
@@ -265,4 +255,6 @@ def _server_message(status, data):
         message = json.loads(data).get("message")
     except (TypeError, ValueError, AttributeError):
         message = None
-    return "%s (HTTP %s)" % (message or data or "request failed", status)
+    if message is None and isinstance(data, bytes):
+        message = data.decode("utf-8", "replace").strip()
+    return "%s (HTTP %s)" % (message or "request failed", status)
