@@ -173,7 +173,8 @@ def _through_library(path, auth, verify, ca_file):
         raise AuthError("cannot load kubeconfig %s: %s" % (path, error))
 
     def token():
-        value = configuration.get_api_key_with_prefix("authorization") or ""
+        """The current token; auth_settings() refreshes an expired one (its key name differs across versions)."""
+        value = ((configuration.auth_settings().get("BearerToken") or {}).get("value")) or ""
         return value[len("Bearer "):] if value.startswith("Bearer ") else value
 
     return Connection(auth["host"] or configuration.host, token=auth["api_key"],
