@@ -41,8 +41,12 @@ options:
     aliases: [verify_ssl]
 requirements:
   - python >= 3.9
-  - kubernetes >= 24.2.0
+  - urllib3
+  - PyYAML
+  - kubernetes >= 24.2.0, only for kubeconfig users that authenticate through an exec or auth-provider plugin
 notes:
+  - A kubeconfig with a token, a token file or a client certificate is read directly; the kubernetes Python
+    library is imported only for exec and auth-provider plugins, which it runs and refreshes.
   - Set the connection once for all gpufabric modules with C(module_defaults) and the group
     C(group/gpufabric.platform.kube).
 """
