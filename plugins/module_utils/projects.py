@@ -242,8 +242,8 @@ class ProjectRunner(object):
         apps = sorted("%s/%s" % (w["kind"], _name(w)) for w in workloads)
         if apps and not self.params["force"]:
             raise_if(["project %s still has %d app deployment(s): %s; remove them first (app_deployment "
-                      "state=absent, which frees their GPUs on the pools) or set force" % (name, len(apps),
-                                                                                         ", ".join(apps))])
+                      "state=absent, which frees their GPUs on the pools) or set force"
+                      % (name, len(apps), ", ".join(apps))])
         if apps:
             self.module.warn("project %s removed with %d app deployment(s) in it (%s); the namespace's deletion "
                              "removes them, but their pools keep the recorded allocation until app_deployment "

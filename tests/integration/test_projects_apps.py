@@ -309,7 +309,7 @@ def test_check_mode_previews_placement_and_writes_nothing(custom_objects, stem, 
                                            "resources": {"gpu": 2}, "replicas": 2}, check=True, diff=True))
     assert writes.count() == 0, writes.describe()
     assert preview["changed"] and preview["placement"]["gpuFreeAfter"] == 12 and preview["placement"]["quotaLeftAfter"] == 4
-    assert f"Deployment/llm" in preview["diff"]["after"] and preview["diff"]["before"]["Deployment/llm"] is None
+    assert "Deployment/llm" in preview["diff"]["after"] and preview["diff"]["before"]["Deployment/llm"] is None
     real = ok(module("app_deployment", {"name": "llm", "namespace": stem, "compute_pool": "cp", "image": "x",
                                         "resources": {"gpu": 2}, "replicas": 2}))
     assert real["placement"] == preview["placement"] and real["allocation"] == preview["allocation"]
@@ -345,7 +345,9 @@ def test_osmo_templates_merge_in_order_and_failing_rule_reports_its_message(cust
                 default_variables={"USER_CPU": 2, "USER_MEMORY": "1Gi"}, resource_validations=rules)
 
     writes.start()
-    message = failed(app("osmo", stem, **dict(args, resources={"gpu": 1, "memory": "128Gi"})))
+    too_big = dict(args)
+    too_big["resources"] = {"gpu": 1, "memory": "128Gi"}
+    message = failed(app("osmo", stem, **too_big))
     assert message == "Memory 128Gi exceeds the 64Gi a node has"
     assert writes.count() == 0, writes.describe()
 

@@ -231,7 +231,7 @@ def labelled_capacity(nodes, pods):
         foreign[key] = foreign.get(key, 0) + pod_gpu_request(pod)
 
     def rows(counts):
-        arches = sorted(set(arch for arch, _ in counts))
+        arches = sorted(set(key[0] for key in counts))
         return [{"architecture": arch, "gpu": [{"family": fam, "gpuCount": counts[(a, fam)]}
                                                for a, fam in sorted(counts) if a == arch]} for arch in arches]
     return rows(capacity), rows(foreign)

@@ -164,7 +164,7 @@ def quota_errors(tenant, tenant_quota, project_quotas):
             requested.setdefault(family, []).append((project, count))
     errors = []
     for family in sorted(requested):
-        total = sum(count for _, count in requested[family])
+        total = sum(item[1] for item in requested[family])
         if total > limits.get(family, 0):
             parts = ", ".join("%s %d" % item for item in requested[family])
             errors.append("tenant %s: projects request %d x %s (%s) but the tenant quota is %d: over by %d"

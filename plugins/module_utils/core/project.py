@@ -44,7 +44,7 @@ class ProjectSpec:
 
     @property
     def gpu_total(self):
-        return sum(count for _, count in self.gpu_quota)
+        return sum(item[1] for item in self.gpu_quota)
 
 
 def parse_project(args):

@@ -141,8 +141,8 @@ def test_workload_records_its_allocation_and_is_read_back():
 
 def test_compute_pool_status_keeps_its_own_fields():
     status = {"status": "Running", "gpuTotal": 16, "hardwareCapacity": CAPACITY, "allocatedMachinePools": [{"name": "x"}]}
-    apps = [AppAllocation("a", "vision", "AMD64", "NVIDIA-A100", 4), AppAllocation("b", "nlp", "AMD64",
-                                                                                    "NVIDIA-A100", 2)]
+    apps = [AppAllocation("a", "vision", "AMD64", "NVIDIA-A100", 4),
+            AppAllocation("b", "nlp", "AMD64", "NVIDIA-A100", 2)]
     after = compute_pool_app_status(status, apps)
     assert after["hardwareAllocation"] == [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 6}]}]
     assert after["aiWorkloadRefs"] == [{"name": "b", "namespace": "nlp"}, {"name": "a", "namespace": "vision"}]

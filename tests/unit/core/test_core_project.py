@@ -102,8 +102,8 @@ def test_roles_grant_only_pairs_of_their_own_group():
 def test_tenant_status_sums_projects_per_family():
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import render_tenant_status
 
-    status = render_tenant_status({"NVIDIA-A100": 16}, {"b": {"NVIDIA-A100": 6}, "a": {"NVIDIA-A100": 8,
-                                                                                         "NVIDIA-H100": 1}})
+    projects = {"b": {"NVIDIA-A100": 6}, "a": {"NVIDIA-A100": 8, "NVIDIA-H100": 1}}
+    status = render_tenant_status({"NVIDIA-A100": 16}, projects)
     assert status == {"gpuQuotaTotal": 16, "gpuAssignedTotal": 15, "projectCount": 2,
                       "assigned": [{"family": "NVIDIA-A100", "gpuCount": 14}, {"family": "NVIDIA-H100", "gpuCount": 1}],
                       "projects": [{"name": "a", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 8},
