@@ -81,7 +81,7 @@ class ComputePoolRun(object):
                     spec.namespace, spec.name, self.params["wait_timeout"], "; ".join(result["plan"]["waiting"])),
                     **result)
             time.sleep(WAIT_INTERVAL)
-            _, hosts, pools = self.read()
+            unused, hosts, pools = self.read()
             live = next(p for p in pools if _key(p) == (spec.namespace, spec.name))
             again = self.converge(spec, live, hosts, others)
             again["changed"] = again["changed"] or result["changed"]

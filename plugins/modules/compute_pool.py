@@ -24,7 +24,7 @@ description:
     the module fails with the shortfall (requirement, hosts needed, hosts eligible, why the others are not) and
     writes nothing.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:

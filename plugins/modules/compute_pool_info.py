@@ -15,7 +15,7 @@ description:
     C(allocatedMachinePools) and C(aiWorkloadRefs).
   - Never changes anything.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:

@@ -16,7 +16,7 @@ description:
   - Nodes without a pool label make up the C(default) pool, listed last.
   - Never changes anything.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:

@@ -20,7 +20,7 @@ description:
   - One LIST of nodes, one LIST of pods and one LIST of pools per run, and one PATCH per node that actually
     changes. A converged run sends no write.
 author:
-  - gpufabric maintainers
+  - gpufabric maintainers (@gpufabric)
 options:
   name:
     description:
@@ -130,7 +130,7 @@ pool:
     gpu_used: {description: GPUs requested by running or pending pods on them., type: int, sample: 12}
     gpu_free: {description: gpu_total minus gpu_used., type: int, sample: 4}
     node_count: {description: Number of member nodes., type: int, sample: 2}
-    status: {description: C(active), or C(absent) after O(state=absent)., type: str, sample: active}
+    status: {description: "C(active), or C(absent) after O(state=absent).", type: str, sample: active}
 changed_nodes:
   description: Nodes whose labels under the prefix changed (or would change in check mode).
   returned: always

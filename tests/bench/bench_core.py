@@ -63,7 +63,7 @@ def make_specs(requirements, hosts, seed=2):
 
 def best_of(repeats, func):
     best, result = None, None
-    for _ in range(repeats):
+    for unused in range(repeats):
         start = time.perf_counter()
         result = func()
         elapsed = time.perf_counter() - start

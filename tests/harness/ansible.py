@@ -38,7 +38,7 @@ def run_module(module: str, args: dict, kubeconfig: str, context: str = "operato
         json.dump(payload, handle)
     try:
         out = subprocess.run([sys.executable, "-m", MODULES + module, handle.name], capture_output=True,
-                             text=True, env=ansible_env(), cwd=str(REPO))
+                             text=True, env=ansible_env(), cwd=str(REPO), check=False)
     finally:
         os.unlink(handle.name)
     try:
@@ -60,7 +60,7 @@ def run_playbook(playbook: Path, extra_vars: dict | None = None, check: bool = F
         argv.append("--diff")
     env = ansible_env()
     env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
-    out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=str(REPO))
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
     output = out.stdout + out.stderr
     match = re.search(r"localhost\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", output)
     recap = dict(zip(("ok", "changed", "failed"), map(int, match.groups()))) if match else {}

@@ -309,13 +309,13 @@ class _Context:
             add(_attribute_reason(host, requirement, compute_pool), count)
         pools = sorted((-count, reason) for reason, count in counts.items() if reason[0] == 1)
         if len(pools) > _LISTED_POOLS:  # name the largest holders, sum the rest
-            for _, reason in pools[_LISTED_POOLS:]:
+            for unused, reason in pools[_LISTED_POOLS:]:
                 del counts[reason]
             counts[(1.5, "in %d other compute pools" % (len(pools) - _LISTED_POOLS), True)] = -sum(
-                count for count, _ in pools[_LISTED_POOLS:])
+                count for count, unused in pools[_LISTED_POOLS:])
         ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1]))
         return tuple(("%s %s" % (_plural(count, "host"), text)) if with_host else "%d %s" % (count, text)
-                     for (_, text, with_host), count in ordered)
+                     for (unused, text, with_host), count in ordered)
 
 
 def _shortfall(ctx, compute_pool, requirement, kept, current_pool):

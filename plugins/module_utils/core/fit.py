@@ -24,10 +24,10 @@ def best_fit(groups, need, min_hosts):
     """
     groups = sorted((size, list(names)) for size, names in groups if size > 0 and names)
     need, min_hosts = max(need, 0), max(min_hosts, 0)
-    max_size = max((size for size, _ in groups), default=1)
+    max_size = max((size for size, unused in groups), default=1)
     limit = max(min_hosts * max_size, need + max_size - 1)
     # A count never exceeds the hosts offered, nor limit // smallest size.
-    width = min(sum(len(names) for _, names in groups), limit // (groups[0][0] if groups else 1)) + 1
+    width = min(sum(len(names) for unused, names in groups), limit // (groups[0][0] if groups else 1)) + 1
     full = (1 << ((limit + 1) * width)) - 1
     # layers[i]: bit (total * width + count) set when groups i.. can make `total` GPUs with `count` hosts.
     layers = [0] * len(groups) + [1]

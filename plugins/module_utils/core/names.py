@@ -66,7 +66,7 @@ def label_key_errors(key, what="label key"):
     """Kubernetes label key: optional DNS-subdomain prefix and '/', then a name of at most 63 characters."""
     if not isinstance(key, str) or not key:
         return ["%s must be a non-empty string, got %r" % (what, key)]
-    prefix, _, name = key.rpartition("/")
+    prefix, unused, name = key.rpartition("/")
     errors = []
     if prefix:
         errors.extend(dns_subdomain_errors(prefix, "%s prefix" % what))
@@ -90,7 +90,7 @@ def normalise_family(family):
 
 def family_vendor(family):
     """'NVIDIA-A100' -> 'nvidia' (for machine pool names and the gpu-family-<vendor> label)."""
-    head, sep, _ = normalise_family(family).partition("-")
+    head, sep, unused = normalise_family(family).partition("-")
     return head.lower() if sep else "gpu"
 
 

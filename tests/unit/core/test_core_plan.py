@@ -43,7 +43,7 @@ def test_create_from_nothing_adds_hosts_with_their_status():
 
 def test_converged_state_plans_nothing_and_apply_is_a_fixpoint():
     hosts = seed_hosts()
-    current, _ = converge(hosts, spec(), now="t1")
+    current, unused = converge(hosts, spec(), now="t1")
     plan = plan_compute_pool(hosts, spec(), current)
     assert plan.operations == () and not plan.changed
     assert apply_plan(current, plan, hosts, "t2") == current
@@ -51,7 +51,7 @@ def test_converged_state_plans_nothing_and_apply_is_a_fixpoint():
 
 def test_delete_removes_hosts_first_marks_them_deleting_then_the_pool():
     hosts = seed_hosts()
-    current, _ = converge(hosts, spec())
+    current, unused = converge(hosts, spec())
     plan = plan_compute_pool(hosts, spec(workers=[]), current)
     delete = [op for op in plan.operations if op.kind == "delete"][0]
     assert [(s.action, s.host, s.status) for s in delete.steps] == [
@@ -64,7 +64,7 @@ def test_delete_removes_hosts_first_marks_them_deleting_then_the_pool():
 
 def test_scale_up_only_adds():
     hosts = [gpu_host("g%d" % i, 4) for i in range(4)] + [cpu_host("cp")]
-    current, _ = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]))
+    current, unused = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]))
     plan = plan_compute_pool(hosts, spec(workers=[("w", "NVIDIA-A100", 16, 2)]), current)
     assert kinds(plan) == [("scale", "worker-pool-nvidia-amd64-0")]
     assert steps(plan) == [("add-host", "worker-pool-nvidia-amd64-0", "g2"),
@@ -73,7 +73,7 @@ def test_scale_up_only_adds():
 
 def test_pure_shrink_removes_surplus_directly():
     hosts = [gpu_host("g%d" % i, 4) for i in range(4)] + [cpu_host("cp")]
-    current, _ = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 16, 4)]))
+    current, unused = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 16, 4)]))
     plan = plan_compute_pool(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]), current)
     assert steps(plan) == [("remove-host", "worker-pool-nvidia-amd64-0", "g2"),
                            ("remove-host", "worker-pool-nvidia-amd64-0", "g3")]
@@ -82,7 +82,7 @@ def test_pure_shrink_removes_surplus_directly():
 
 def test_scale_with_replacement_waits_until_a_replacement_is_healthy():
     hosts = [gpu_host("g1", 4), gpu_host("g2", 4), cpu_host("cp"), gpu_host("g7", 4, status="Provisioning")]
-    current, _ = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]))
+    current, unused = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]))
     hosts = [replace(h, resource_groups=(("tier", "old"),)) if h.name == "g2" else
              replace(h, resource_groups=(("tier", "new"),)) for h in hosts]
     # g2 leaves the resource group: g7 replaces it, g2 is removed only once g7 is Healthy.
@@ -106,7 +106,7 @@ def test_replace_keeps_one_bridge_host_until_a_replacement_is_healthy():
     hosts = [gpu_host("gpu-1", 4), gpu_host("gpu-2", 4), cpu_host("cp"),
              gpu_host("gpu-7", 4, family="NVIDIA-H100", status="Provisioning"),
              gpu_host("gpu-8", 4, family="NVIDIA-H100", status="Provisioning")]
-    current, _ = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]))
+    current, unused = converge(hosts, spec(workers=[("w", "NVIDIA-A100", 8, 2)]))
     desired = spec(workers=[("w", "NVIDIA-H100", 8, 2)])
     plan = plan_compute_pool(hosts, desired, current)
     pool = "worker-pool-nvidia-amd64-0"
@@ -130,7 +130,7 @@ def test_control_plane_quorum_never_drops():
     cps = [cpu_host("cp-%d" % i) for i in range(3)]
     new = [cpu_host("n-%d" % i, status="Provisioning", arch="ARM64") for i in range(3)]
     hosts = cps + new
-    current, _ = converge(hosts, spec(workers=[], node_count=3))
+    current, unused = converge(hosts, spec(workers=[], node_count=3))
     desired = spec(workers=[], node_count=3, control_plane={"node_count": 3, "architecture": "arm64"})
     plan = plan_compute_pool(hosts, desired, current)
     removed = [s.host for op in plan.operations for s in op.steps if s.action == "remove-host"]
@@ -151,14 +151,14 @@ def test_control_plane_quorum_never_drops():
 
 def test_control_plane_shrink_keeps_quorum_of_desired_count():
     hosts = [cpu_host("cp-%d" % i) for i in range(5)]
-    current, _ = converge(hosts, spec(workers=[], node_count=5))
+    current, unused = converge(hosts, spec(workers=[], node_count=5))
     plan = plan_compute_pool(hosts, spec(workers=[], node_count=3), current)
     assert [s.host for s in plan.operations[0].steps if s.action == "remove-host"] == ["cp-3", "cp-4"]
 
 
 def test_unhealthy_control_plane_host_is_replaced_without_waiting():
     hosts = [cpu_host("cp-0"), cpu_host("cp-1")]
-    current, _ = converge(hosts, spec(workers=[]))
+    current, unused = converge(hosts, spec(workers=[]))
     hosts = [replace(hosts[0], status="Unhealthy"), replace(hosts[1], status="Provisioning")]
     plan = plan_compute_pool(hosts, spec(workers=[]), current)
     assert steps(plan) == [("add-host", "control-plane-pool", "cp-1"), ("remove-host", "control-plane-pool", "cp-0")]
@@ -166,7 +166,7 @@ def test_unhealthy_control_plane_host_is_replaced_without_waiting():
 
 def test_node_type_change_is_an_update():
     hosts = seed_hosts()
-    current, _ = converge(hosts, spec(workers=[], schedule_workloads=False))
+    current, unused = converge(hosts, spec(workers=[], schedule_workloads=False))
     plan = plan_compute_pool(hosts, spec(schedule_workloads=False), current)
     assert kinds(plan) == [("update", "control-plane-pool"), ("create", "worker-pool-nvidia-amd64-0")]
     after = apply_plan(current, plan, hosts, "t")
@@ -182,7 +182,7 @@ def test_unmet_requirement_plans_nothing_for_its_pool():
 
 def test_plan_delete_removes_workers_before_the_control_plane():
     hosts = seed_hosts()
-    current, _ = converge(hosts, spec())
+    current, unused = converge(hosts, spec())
     plan = plan_delete("vision-cluster", current)
     assert kinds(plan) == [("delete", "worker-pool-nvidia-amd64-0"), ("delete", "control-plane-pool")]
     assert apply_plan(current, plan, hosts, "t") == ()
@@ -190,7 +190,7 @@ def test_plan_delete_removes_workers_before_the_control_plane():
 
 def test_status_refresh_records_time_only_when_status_changes():
     hosts = seed_hosts()
-    current, _ = converge(hosts, spec(), now="t1")
+    current, unused = converge(hosts, spec(), now="t1")
     sick = [replace(h, status="Unhealthy") if h.name == "host-uid-1" else h for h in hosts]
     after = apply_plan(current, plan_compute_pool(hosts, spec(), current), sick, "t2")
     entries = dict((e.host, e) for p in after for e in p.hosts)

@@ -139,12 +139,12 @@ def test_no_host_is_in_two_pools(raw_hosts, raw_specs):
                 max_size=10))
 def test_capacity_total_is_used_plus_free(raw_hosts, raw_pods):
     nodes = [{"metadata": {"name": "h%02d" % i}, "status": {"capacity": {"nvidia.com/gpu": str(g)}}}
-             for i, (g, _, _, _, _) in enumerate(raw_hosts)]
+             for i, (g, unused, unused, unused, unused) in enumerate(raw_hosts)]
     pods = [{"spec": {"nodeName": "h%02d" % n, "containers": [{"resources": {"requests": {"nvidia.com/gpu": g}}}]},
              "status": {"phase": phase}} for n, g, phase in raw_pods]
     row = pool_row("p", nodes, pods)
     assert row["gpuTotal"] == row["gpuUsed"] + row["gpuFree"]
-    assert row["gpuTotal"] == sum(g for g, _, _, _, _ in raw_hosts)
+    assert row["gpuTotal"] == sum(g for g, unused, unused, unused, unused in raw_hosts)
     hosts = make_hosts(raw_hosts)
     alloc = (MachinePool("worker-pool-nvidia-amd64-0", "WorkerOnly", (), "w",
                          tuple(HostEntry(h.name, "Healthy") for h in hosts)),)
