@@ -422,3 +422,30 @@ def test_app_on_a_labelled_pool_and_pool_label_agree(core_v1, custom_objects, st
     ok(app("train", stem, state="absent"))
     status = custom_objects.get_cluster_custom_object(GROUP, VERSION, "pools", stem)["status"]
     assert (status["gpuUsed"], status["gpuFree"]) == (2, 14) and "aiWorkloadRefs" not in status
+
+
+def test_tenant_check_mode_idempotence_and_guarded_removal(custom_objects, stem, writes):
+    writes.start()
+    preview = ok(module("tenant", {"name": stem, "gpu_quota": {"nvidia a100": 8}}, check=True, diff=True))
+    assert preview["changed"] and preview["diff"]["after"]["spec"]["gpuQuota"] == [{"family": A100, "gpuCount": 8}]
+    assert writes.count() == 0, writes.describe()
+
+    ok(tenant(stem, {"nvidia a100": 8}))
+    assert custom_objects.get_cluster_custom_object(GROUP, VERSION, "tenants", stem)["spec"]["gpuQuota"] == [
+        {"family": A100, "gpuCount": 8}]
+    writes.start()
+    assert ok(tenant(stem, {"nvidia a100": 8}))["changed"] is False
+    assert ok(module("tenant", {"name": stem, "gpu_quota": {A100: 8}}, check=True))["changed"] is False
+    assert writes.count() == 0 and writes.dry_runs() == [], writes.describe()
+
+    ok(project(stem + "-p", {A100: 4}, tenant=stem))
+    writes.start()
+    message = failed(module("tenant", {"name": stem, "state": "absent"}))
+    assert message == (f"tenant {stem} still has 1 project(s): {stem}-p; remove them first (project state=absent) "
+                       "or set force to delete the tenant anyway (the projects keep their own quotas)")
+    assert writes.count() == 0, writes.describe()
+    ok(module("project", {"name": stem + "-p", "state": "absent"}))
+    assert ok(module("tenant", {"name": stem, "state": "absent"}))["changed"] is True
+    writes.start()
+    assert ok(module("tenant", {"name": stem, "state": "absent"}))["changed"] is False
+    assert writes.count() == 0, writes.describe()
