@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocation_from_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
+    autoscaled_spec, autoscaling_record, decide, epoch_seconds, parse_samples, scaling_policy_from_resource)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import delete_guard_errors
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import parse_hosts
@@ -73,7 +75,11 @@ class ComputePoolRun(object):
             check_immutable(compute_pool_from_resource(live), spec)
         others = dict((p["metadata"]["name"], allocation_from_status(p.get("status")))
                       for p in pools if p is not live)
-        result = self.converge(spec, live, hosts, others)
+        scaled, autoscaling, decision = self.autoscale(spec, live)
+        result = self.converge(spec, scaled, autoscaling, live, hosts, others)
+        if decision is not None:
+            result["autoscaling"] = {"decision": decision.action, "targetNodes": decision.target_nodes,
+                                     "reason": decision.reason}
         deadline = time.monotonic() + self.params["wait_timeout"]
         while self.params["wait"] and result["plan"]["waiting"] and not self.check_mode:
             if time.monotonic() > deadline:
@@ -83,19 +89,23 @@ class ComputePoolRun(object):
             time.sleep(WAIT_INTERVAL)
             unused, hosts, pools = self.read()
             live = next(p for p in pools if _key(p) == (spec.namespace, spec.name))
-            again = self.converge(spec, live, hosts, others)
+            again = self.converge(spec, scaled, autoscaling, live, hosts, others)
             again["changed"] = again["changed"] or result["changed"]
             result = again
         return result
 
-    def converge(self, spec, live, hosts, others):
+    def converge(self, spec, scaled, autoscaling, live, hosts, others):
+        """Plan with the autoscaled requirements; the object's spec keeps what the user declared."""
         current = allocation_from_status((live or {}).get("status"))
-        plan = plan_compute_pool(hosts, spec, current, others)
+        plan = plan_compute_pool(hosts, scaled, current, others)
         raise_if([shortfall.message for shortfall in plan.shortfalls])
         after = apply_plan(current, plan, hosts, utc_now())
         label_changes = self.label_changes(hosts, spec.name, after)
         status = render_compute_pool_status(spec, after, hosts, status=pool_status(after, hosts, plan))
-        desired = render_compute_pool(spec, keep_app_allocation(status, (live or {}).get("status")))
+        status = keep_app_allocation(status, (live or {}).get("status"))
+        if autoscaling:
+            status["autoscaling"] = autoscaling
+        desired = render_compute_pool(spec, status)
 
         changed, applied = self.cluster.apply(desired, live, self.check_mode)
         self.patch_nodes(label_changes)
@@ -110,6 +120,46 @@ class ComputePoolRun(object):
         if self.module._diff:
             result["diff"] = self.diff(live, after_obj, hosts, label_changes)
         return result
+
+    def autoscale(self, spec, live):
+        """(spec sized by the autoscaler, status.autoscaling, this run's decision or None). With `autoscale` samples the core decides against
+        the referenced ScalingPolicy; without, the size the last decision recorded is kept while a policy is
+        referenced, so a plain re-run does not undo the autoscaler."""
+        options = self.params["autoscale"]
+        recorded = ((live or {}).get("status") or {}).get("autoscaling")
+        if spec.scaling_policy_ref is None:
+            raise_if(["compute pool %s/%s: autoscale needs scaling_policy (the ScalingPolicy with the thresholds and "
+                      "bounds)" % (spec.namespace, spec.name)] if options else [])
+            return spec, None, None
+        names = [pool.name for pool in spec.managed_worker_pools]
+        worker = (options or {}).get("worker_pool") or (recorded or {}).get("workerPool") or (names[:1] or [None])[0]
+        if worker not in names:
+            raise_if(["compute pool %s/%s: autoscale worker pool %s is not one of its worker pools (%s)"
+                      % (spec.namespace, spec.name, worker, ", ".join(names) or "none")])
+        recorded = recorded if (recorded or {}).get("workerPool") == worker else None
+        if not options:
+            return (autoscaled_spec(spec, worker, recorded["targetNodes"]) if recorded else spec), recorded, None
+        ref = dict(spec.scaling_policy_ref)
+        namespace = ref.get("namespace") or spec.namespace
+        found = self.cluster.get("ScalingPolicy", ref["name"], namespace)
+        raise_if(["compute pool %s/%s: ScalingPolicy %s/%s does not exist; create it or drop autoscale"
+                  % (spec.namespace, spec.name, namespace, ref["name"])] if found is None else [])
+        pool = next((p for p in allocation_from_status((live or {}).get("status")) if p.requirement == worker), None)
+        declared = next(p for p in spec.worker_pools if p.name == worker)
+        nodes = recorded["targetNodes"] if recorded else (len(pool.hosts) if pool else declared.min_worker_nodes)
+        now = options.get("now") or utc_now()
+
+        def seconds(key):
+            return epoch_seconds(recorded[key]) if recorded and recorded.get(key) else None
+
+        decision = decide(scaling_policy_from_resource(found), parse_samples(options["samples"]), epoch_seconds(now),
+                          nodes, seconds("lastActionAt"), seconds("scalingUpSince"),
+                          [(entry.host, entry.status) for entry in (pool.hosts if pool else ())])
+        if decision.action != "none":
+            self.module.warn("compute pool %s/%s: autoscaler %s to %d worker node(s): %s"
+                             % (spec.namespace, spec.name, decision.action, decision.target_nodes, decision.reason))
+        record = autoscaling_record(worker, decision, now, recorded)
+        return autoscaled_spec(spec, worker, record["targetNodes"]), record, decision
 
     def delete(self, spec, live, nodes, hosts):
         """Machines first (hosts marked Deleting, labels removed), then the ComputePool object."""

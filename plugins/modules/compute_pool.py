@@ -142,6 +142,34 @@ options:
       namespace:
         description: Policy namespace.
         type: str
+  autoscale:
+    description:
+      - Apply the autoscaler's decision to one worker pool, from utilization samples (for example the result of a
+        metrics query), against the C(ScalingPolicy) named by O(scaling_policy) (thresholds, durations, bounds,
+        cooldown, abort duration).
+      - Scale up when the minimum CPU or GPU utilization over the scale-up window is strictly above the threshold,
+        down when the maximum of both over the scale-down window is strictly below; an equal value never
+        triggers. After an action the pool cools down. A scale-up whose new hosts are not Healthy within the
+        abort duration gives up those hosts and keeps the Healthy ones; a scale-down is never aborted.
+      - The decision and the size it sets are recorded in C(status.autoscaling); runs without O(autoscale) keep
+        that size while O(scaling_policy) is set. GPUs per worker node stay as declared.
+    type: dict
+    suboptions:
+      samples:
+        description:
+          - "Average utilization over time: a list of C({time: RFC 3339 text or epoch seconds, cpu: percent,
+            gpu: percent})."
+        type: list
+        elements: dict
+        required: true
+      worker_pool:
+        description:
+          - The worker pool to size. Default - the one sized before, else the first.
+        type: str
+      now:
+        description:
+          - The time of the decision (RFC 3339); default the current time.
+        type: str
   hosts:
     description:
       - An explicit host list (bare-metal inventory) used instead of the cluster's Nodes. No Node labels are
@@ -213,6 +241,16 @@ EXAMPLES = r"""
     wait: true
     wait_timeout: 900
 
+- name: Let the autoscaler size the workers from the last 10 minutes of utilization
+  gpufabric.platform.compute_pool:
+    name: vision-cluster
+    namespace: vision
+    scaling_policy: {name: gpu-burst}
+    worker_pools:
+      - {name: gpu-workers, gpu: {family: NVIDIA-A100, count: 8}, min_worker_nodes: 2}
+    autoscale:
+      samples: "{{ utilization }}"   # [{time: '2024-01-15T10:30:00Z', cpu: 35, gpu: 92}, ...]
+
 - name: Delete it even though an app still runs there
   gpufabric.platform.compute_pool:
     name: vision-cluster
@@ -256,6 +294,13 @@ plan:
       description: Requirements that cannot be met (the module fails when there are any).
       type: list
       elements: str
+autoscaling:
+  description:
+    - The autoscaler's decision in this run - C(scale-up), C(scale-down), C(abort) or C(none) - with the worker
+      node count it sets and why. Actions are recorded in C(status.autoscaling).
+  returned: when autoscale is given
+  type: dict
+  sample: {decision: scale-up, targetNodes: 3, reason: "minimum gpu utilization over 300 s is 92%, above 80%"}
 changed_nodes:
   description: Nodes whose compute-pool labels changed (or would change in check mode).
   returned: always
@@ -297,6 +342,11 @@ def main():
             scaling_policy=dict(type="dict", options=dict(
                 name=dict(type="str", required=True),
                 namespace=dict(type="str"),
+            )),
+            autoscale=dict(type="dict", options=dict(
+                samples=dict(type="list", elements="dict", required=True),
+                worker_pool=dict(type="str"),
+                now=dict(type="str"),
             )),
             hosts=dict(type="list", elements="dict"),
             state=dict(type="str", default="present", choices=["present", "absent"]),

@@ -343,3 +343,82 @@ def test_explicit_host_list_needs_no_nodes(kubeconfig, suite, writes):
     writes.start()
     assert run_module("compute_pool", args, kubeconfig)["changed"] is False
     assert writes.count() == 0
+
+
+T0 = 1705312800  # 2024-01-15T10:00:00Z
+
+
+def utilization(start, end, cpu, gpu):
+    return [{"time": t, "cpu": cpu, "gpu": gpu} for t in range(start, end + 1, 60)]
+
+
+def at(seconds):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+@pytest.fixture
+def burst_policy(custom_objects, suite):
+    custom_objects.create_namespaced_custom_object("gpufabric.io", "v1alpha1", suite.namespace, "scalingpolicies", {
+        "apiVersion": "gpufabric.io/v1alpha1", "kind": "ScalingPolicy", "metadata": {"name": "gpu-burst"},
+        "spec": {"metric": "gpu", "scaleUp": {"threshold": 80, "durationSeconds": 300, "step": 1},
+                 "scaleDown": {"threshold": 20, "durationSeconds": 600},
+                 "minNodes": 1, "maxNodes": 4, "cooldownSeconds": 900, "abortSeconds": 1200}})
+    return {"name": "gpu-burst"}
+
+
+def test_autoscale_up_cool_down_and_back_down(kubeconfig, suite, burst_policy, writes):
+    suite.node("cp", gpus=0)
+    for i in range(4):
+        suite.node(f"g{i}")
+    args = suite.args(scaling_policy=burst_policy)
+    assert len(machine_pools(run_module("compute_pool", args, kubeconfig))[WORKERS]) == 2
+
+    hot = dict(args, autoscale={"samples": utilization(T0, T0 + 600, 30, 90), "now": at(T0 + 600)})
+    up = run_module("compute_pool", hot, kubeconfig)
+    assert up["autoscaling"]["decision"] == "scale-up" and up["autoscaling"]["targetNodes"] == 3
+    assert up["autoscaling"]["reason"] == "minimum gpu utilization over 300 s is 90%, above 80%"
+    assert len(machine_pools(up)[WORKERS]) == 3 and up["compute_pool"]["status"]["gpuTotal"] == 12
+    assert up["compute_pool"]["status"]["autoscaling"]["lastAction"] == "scale-up"
+    assert up["compute_pool"]["spec"]["nodePoolRequirements"]["workerPools"][0]["gpu"]["gpuCount"] == 8  # declared
+
+    writes.start()
+    again = run_module("compute_pool", hot, kubeconfig)
+    assert again["changed"] is False and again["autoscaling"]["decision"] == "none"
+    assert again["autoscaling"]["reason"].startswith("cooling down")
+    assert writes.count() == 0, writes.describe()
+    plain = run_module("compute_pool", args, kubeconfig)
+    assert plain["changed"] is False and len(machine_pools(plain)[WORKERS]) == 3  # the autoscaled size stays
+
+    at_threshold = dict(args, autoscale={"samples": utilization(T0 + 1600, T0 + 2200, 80, 80), "now": at(T0 + 2200)})
+    assert run_module("compute_pool", at_threshold, kubeconfig)["autoscaling"]["decision"] == "none"
+    cold = dict(args, autoscale={"samples": utilization(T0 + 1600, T0 + 2200, 5, 10), "now": at(T0 + 2200)})
+    down = run_module("compute_pool", cold, kubeconfig)
+    assert down["autoscaling"]["decision"] == "scale-down" and len(machine_pools(down)[WORKERS]) == 2
+
+
+def test_autoscale_abort_drops_hosts_that_never_became_healthy(kubeconfig, suite, burst_policy):
+    suite.node("cp", gpus=0)
+    healthy = [suite.node("g1"), suite.node("g2")]
+    args = suite.args(scaling_policy=burst_policy)
+    run_module("compute_pool", args, kubeconfig)
+    joining = suite.node("g3", ready=None)  # joins, never becomes Ready
+    up = run_module("compute_pool", dict(args, autoscale={"samples": utilization(T0, T0 + 600, 30, 90),
+                                                          "now": at(T0 + 600)}), kubeconfig)
+    assert machine_pools(up)[WORKERS] == sorted(healthy + [joining])
+    late = dict(args, autoscale={"samples": utilization(T0 + 1300, T0 + 1900, 30, 50), "now": at(T0 + 1900)})
+    aborted = run_module("compute_pool", late, kubeconfig)
+    assert aborted["autoscaling"]["decision"] == "abort" and joining in aborted["autoscaling"]["reason"]
+    assert machine_pools(aborted)[WORKERS] == healthy
+
+
+def test_autoscale_needs_a_policy_that_exists(kubeconfig, suite, writes):
+    suite.node("cp", gpus=0)
+    suite.node("g1")
+    suite.node("g2")
+    samples = {"samples": utilization(T0, T0 + 600, 30, 90)}
+    writes.start()
+    missing_ref = run_module("compute_pool", suite.args(autoscale=samples), kubeconfig)
+    assert missing_ref["failed"] and "autoscale needs scaling_policy" in missing_ref["msg"]
+    missing = run_module("compute_pool", suite.args(autoscale=samples, scaling_policy={"name": "nope"}), kubeconfig)
+    assert missing["failed"] and f"ScalingPolicy {suite.namespace}/nope does not exist" in missing["msg"]
+    assert writes.count() == 0

@@ -138,3 +138,54 @@ def decide(policy, samples, now, nodes, last_action_at=None, scaling_up_since=No
                                 policy.scale_down_duration, highs["cpu"], highs["gpu"],
                                 policy.scale_down_threshold))
     return Decision("none", nodes, "utilization within thresholds")
+
+
+def scaling_policy_from_resource(resource):
+    """A ScalingPolicy object (spec as the CRD defines it) -> ScalingPolicy."""
+    spec = (resource or {}).get("spec") or {}
+    up, down = spec.get("scaleUp") or {}, spec.get("scaleDown") or {}
+    return parse_scaling_policy({
+        "scale_up_threshold": up.get("threshold", 80), "scale_up_duration": up.get("durationSeconds", 300),
+        "scale_down_threshold": down.get("threshold", 20), "scale_down_duration": down.get("durationSeconds", 600),
+        "min_nodes": spec.get("minNodes", 0), "max_nodes": spec.get("maxNodes", 0),
+        "cooldown": spec.get("cooldownSeconds", 0), "abort_duration": spec.get("abortSeconds", 0),
+        "step": up.get("step", 1)})
+
+
+def parse_samples(samples):
+    """[{time: RFC 3339 or epoch seconds, cpu: %, gpu: %}] -> [(seconds, cpu, gpu)] sorted by time."""
+    parsed, errors = [], []
+    for index, sample in enumerate(samples or ()):
+        try:
+            when = sample["time"]
+            when = epoch_seconds(when) if isinstance(when, str) else int(when)
+            parsed.append((when, parse_quantity(sample.get("cpu", 0)), parse_quantity(sample.get("gpu", 0))))
+        except (KeyError, TypeError, ValueError) as exc:
+            errors.append("autoscale sample %d (%r): %s" % (index, sample, exc))
+    raise_if(errors)
+    return sorted(parsed)
+
+
+def autoscaled_spec(spec, worker_pool, target_nodes):
+    """The spec with one worker pool sized to target_nodes, keeping its GPUs per node as declared."""
+    from dataclasses import replace
+
+    pools = []
+    for pool in spec.worker_pools:
+        if pool.name == worker_pool:
+            per_node = -(-pool.gpu_count // pool.min_worker_nodes)
+            pool = replace(pool, min_worker_nodes=target_nodes, gpu_count=per_node * target_nodes)
+        pools.append(pool)
+    return replace(spec, worker_pools=tuple(pools))
+
+
+def autoscaling_record(worker_pool, decision, now, recorded=None):
+    """status.autoscaling: the size the autoscaler set and its last action (time, reason). A decision to do
+    nothing leaves the record as it is, so re-runs with the same samples converge."""
+    if decision.action == "none":
+        return dict(recorded) if recorded else {"workerPool": worker_pool, "targetNodes": decision.target_nodes}
+    record = {"workerPool": worker_pool, "targetNodes": decision.target_nodes, "lastAction": decision.action,
+              "lastActionAt": now, "reason": decision.reason}
+    if decision.action == "scale-up":
+        record["scalingUpSince"] = now
+    return record

@@ -76,3 +76,42 @@ def test_kubernetes_timestamps_become_epoch_seconds():
     assert epoch_seconds("2024-01-15T10:30:00Z") == 1705314600
     assert epoch_seconds("2024-01-15T10:30:00.123456Z") == 1705314600
     assert epoch_seconds("2024-01-15T12:30:00+02:00") == 1705314600
+
+
+def test_policy_from_the_resource_and_samples_from_timestamps():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
+        parse_samples, scaling_policy_from_resource)
+
+    policy = scaling_policy_from_resource({"spec": {
+        "scaleUp": {"threshold": 80, "durationSeconds": 300, "step": 1},
+        "scaleDown": {"threshold": 20, "durationSeconds": 600},
+        "minNodes": 1, "maxNodes": 4, "cooldownSeconds": 900, "abortSeconds": 1200}})
+    assert policy == POLICY
+    assert parse_samples([{"time": "2024-01-15T10:31:00Z", "cpu": 5, "gpu": "85"},
+                          {"time": 1705314600, "cpu": 1, "gpu": 2}]) == [(1705314600, 1, 2), (1705314660, 5, 85)]
+    with pytest.raises(FabricError, match="autoscale sample 0"):
+        parse_samples([{"cpu": 1}])
+
+
+def test_autoscaled_spec_keeps_gpus_per_node_and_other_pools():
+    from core_helpers import spec
+
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import autoscaled_spec
+
+    declared = spec(workers=[("w", "NVIDIA-A100", 8, 2), ("x", "NVIDIA-H100", 4, 1)])
+    scaled = autoscaled_spec(declared, "w", 3)
+    assert [(p.name, p.gpu_count, p.min_worker_nodes) for p in scaled.worker_pools] == [("w", 12, 3), ("x", 4, 1)]
+
+
+def test_autoscaling_record_changes_only_when_the_autoscaler_acts():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
+        Decision, autoscaling_record)
+
+    first = autoscaling_record("w", Decision("none", 2, "within thresholds"), "t0")
+    assert first == {"workerPool": "w", "targetNodes": 2}
+    up = autoscaling_record("w", Decision("scale-up", 3, "hot"), "t1", first)
+    assert up == {"workerPool": "w", "targetNodes": 3, "lastAction": "scale-up", "lastActionAt": "t1",
+                  "reason": "hot", "scalingUpSince": "t1"}
+    assert autoscaling_record("w", Decision("none", 3, "cooling down"), "t2", up) == up
+    down = autoscaling_record("w", Decision("scale-down", 2, "cold"), "t3", up)
+    assert "scalingUpSince" not in down and down["lastActionAt"] == "t3"
