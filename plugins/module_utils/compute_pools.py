@@ -9,7 +9,6 @@ Shared by the compute_pool and compute_pool_info modules.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocation_from_status
@@ -17,6 +16,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale 
     autoscaled_spec, autoscaling_record, decide, epoch_seconds, parse_samples, scaling_policy_from_resource)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import delete_guard_errors
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import label_diff
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import parse_hosts
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, deleting_allocation, plan_compute_pool, plan_delete)
@@ -26,7 +26,6 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec impor
     check_immutable, compute_pool_from_resource, parse_compute_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
 
-PATCH_THREADS = 8
 WAIT_INTERVAL = 2
 
 
@@ -38,10 +37,6 @@ def _key(obj):
     return obj["metadata"].get("namespace"), obj["metadata"]["name"]
 
 
-def _managed_labels(host_labels, prefix):
-    return dict((key, value) for key, value in sorted(host_labels) if key.startswith(prefix + "/"))
-
-
 class ComputePoolRun(object):
     """One compute_pool run. Nothing is written until the whole input, the allocation and the plan are valid."""
 
@@ -51,26 +46,27 @@ class ComputePoolRun(object):
         self.params = module.params
         self.check_mode = module.check_mode
         self.prefix = self.params["label_prefix"]
+        self.nodes = []
 
     def read(self):
-        """Hosts (Nodes, or the explicit host list) and every ComputePool: one LIST each."""
+        """Hosts (Nodes, or the explicit host list) and every ComputePool: one LIST each. The Nodes are kept
+        for diff mode."""
         params = self.params
-        nodes = self.cluster.list("Node")
-        hosts = parse_hosts(nodes=nodes if not params["hosts"] else (), inventory=params["hosts"] or (),
-                            label_prefix=self.prefix, rg_prefix=params["resource_group_prefix"])
-        pools = self.cluster.list("ComputePool")
-        return nodes, hosts, pools
+        self.nodes = [] if params["hosts"] else self.cluster.list("Node")
+        hosts = parse_hosts(nodes=self.nodes, inventory=params["hosts"] or (), label_prefix=self.prefix,
+                            rg_prefix=params["resource_group_prefix"])
+        return hosts, self.cluster.list("ComputePool")
 
     def run(self):
         spec = parse_compute_pool(self.params)
-        nodes, hosts, pools = self.read()
+        hosts, pools = self.read()
         live = next((p for p in pools if _key(p) == (spec.namespace, spec.name)), None)
         twins = ["%s/%s" % _key(p) for p in pools if p["metadata"]["name"] == spec.name and p is not live]
         raise_if(["compute pool %s/%s: a compute pool named %s exists in %s; node labels carry the name only, so "
                   "compute pool names must be unique across namespaces" % (spec.namespace, spec.name, spec.name,
                                                                            ", ".join(twins))] if twins else [])
         if self.params["state"] == "absent":
-            return self.delete(spec, live, nodes, hosts)
+            return self.delete(spec, live, hosts)
         if live is not None:
             check_immutable(compute_pool_from_resource(live), spec)
         others = dict((p["metadata"]["name"], allocation_from_status(p.get("status")))
@@ -87,7 +83,7 @@ class ComputePoolRun(object):
                     spec.namespace, spec.name, self.params["wait_timeout"], "; ".join(result["plan"]["waiting"])),
                     **result)
             time.sleep(WAIT_INTERVAL)
-            unused, hosts, pools = self.read()
+            hosts, pools = self.read()
             live = next(p for p in pools if _key(p) == (spec.namespace, spec.name))
             again = self.converge(spec, scaled, autoscaling, live, hosts, others)
             again["changed"] = again["changed"] or result["changed"]
@@ -118,7 +114,7 @@ class ComputePoolRun(object):
             "changed_nodes": sorted(label_changes),
         }
         if self.module._diff:
-            result["diff"] = self.diff(live, after_obj, hosts, label_changes)
+            result["diff"] = self.diff(live, after_obj, label_changes)
         return result
 
     def autoscale(self, spec, live):
@@ -161,7 +157,7 @@ class ComputePoolRun(object):
         record = autoscaling_record(worker, decision, now, recorded)
         return autoscaled_spec(spec, worker, record["targetNodes"]), record, decision
 
-    def delete(self, spec, live, nodes, hosts):
+    def delete(self, spec, live, hosts):
         """Machines first (hosts marked Deleting, labels removed), then the ComputePool object."""
         if live is None:
             label_changes = self.label_changes(hosts, spec.name, ())
@@ -187,7 +183,7 @@ class ComputePoolRun(object):
         self.cluster.delete("ComputePool", spec.name, spec.namespace, check_mode=self.check_mode)
         result = {"changed": True, "compute_pool": None, "plan": plan.to_dict(), "changed_nodes": sorted(label_changes)}
         if self.module._diff:
-            result["diff"] = self.diff(live, None, hosts, label_changes)
+            result["diff"] = self.diff(live, None, label_changes)
         return result
 
     def label_changes(self, hosts, name, allocation):
@@ -198,29 +194,12 @@ class ComputePoolRun(object):
         return compute_pool_label_changes(hosts, name, allocation, self.prefix)
 
     def patch_nodes(self, changes):
-        """One merge PATCH per changed node, a few at a time."""
-        if not changes:
-            return
-        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(changes))) as pool:
-            futures = [pool.submit(self.cluster.patch_labels, "Node", node, labels, self.check_mode)
-                       for node, labels in sorted(changes.items())]
-        for future in futures:
-            future.result()
+        self.cluster.patch_labels_many("Node", changes, self.check_mode)
 
-    def diff(self, before, after, hosts, label_changes):
-        by_name = dict((host.name, host) for host in hosts)
-        before_labels, after_labels = {}, {}
-        for name, patch in sorted(label_changes.items()):
-            labels = _managed_labels(by_name[name].labels, self.prefix)
-            before_labels[name] = dict(labels)
-            for key, value in patch.items():
-                if value is None:
-                    labels.pop(key, None)
-                else:
-                    labels[key] = value
-            after_labels[name] = labels
-        return {"before": {"compute_pool": strip_volatile(before), "nodes": before_labels},
-                "after": {"compute_pool": strip_volatile(after), "nodes": after_labels}}
+    def diff(self, before, after, label_changes):
+        nodes_before, nodes_after = label_diff(self.nodes, label_changes, self.prefix)
+        return {"before": {"compute_pool": strip_volatile(before), "nodes": nodes_before},
+                "after": {"compute_pool": strip_volatile(after), "nodes": nodes_after}}
 
 
 def compute_pool_report(cluster, name=None, namespace=None):

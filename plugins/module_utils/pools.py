@@ -8,19 +8,16 @@ table) are the core's; this file only reads, orders the writes and shapes the re
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     node_gpus, pod_gpu_request, pool_row)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
-    DEFAULT_POOL, apply_label_changes, parse_pool, parse_pool_document, pool_keys, pool_label_changes,
+    DEFAULT_POOL, apply_label_changes, label_diff, parse_pool, parse_pool_document, pool_keys, pool_label_changes,
     pool_members, pool_status, pool_table, recorded_allocation, render_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
 
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
-PATCH_THREADS = 8
 
 
 def _name(obj):
@@ -76,10 +73,6 @@ def describe_pool(name, nodes, pods, prefix, description="", status=None, alloca
                   for node in sorted(member_nodes, key=_name)],
         "workloads": workloads_on(name, nodes, pods, prefix) if name != DEFAULT_POOL else [],
     }
-
-
-def _managed_labels(node, prefix):
-    return dict((key, value) for key, value in sorted(_labels(node).items()) if key.startswith(prefix + "/"))
 
 
 class PoolLabeller(object):
@@ -140,7 +133,7 @@ class PoolLabeller(object):
                 self.module.warn("pool %s removed with %d workload(s) still running on its former nodes; they keep "
                                  "running, but new pods selecting the pool will not schedule" % (spec.name,
                                                                                                  len(workloads)))
-            self._patch_nodes(changes)
+            self.cluster.patch_labels_many("Node", changes, self.check_mode)
             deleted = live is not None and self.cluster.delete("Pool", spec.name, check_mode=self.check_mode)
             result["changed"] = result["changed"] or bool(deleted)
             result["pool"] = describe_pool(spec.name, after_nodes, pods, self.prefix, spec.description, "absent")
@@ -151,7 +144,7 @@ class PoolLabeller(object):
             row = pool_row(spec.name, [n for n in after_nodes if _name(n) in members], pods, allocated_gpus(live))
             desired = render_pool(spec, row, self.prefix, (live or {}).get("status"))
             changed, applied = self.cluster.apply(desired, live, self.check_mode)
-            self._patch_nodes(changes)
+            self.cluster.patch_labels_many("Node", changes, self.check_mode)
             # A dry-run apply stores nothing: in check mode the stored object is still `live`.
             stored = live if self.check_mode else applied
             status_changed, after_pool = self.cluster.apply_status(desired, stored, self.check_mode)
@@ -162,25 +155,10 @@ class PoolLabeller(object):
                                            allocated=allocated_gpus(live))
 
         if self.module._diff:
-            result["diff"] = {
-                "before": {"pool": strip_volatile(live),
-                           "nodes": dict((_name(n), _managed_labels(n, self.prefix)) for n in nodes
-                                         if _name(n) in changes)},
-                "after": {"pool": strip_volatile(after_pool),
-                          "nodes": dict((_name(n), _managed_labels(n, self.prefix)) for n in after_nodes
-                                        if _name(n) in changes)},
-            }
+            nodes_before, nodes_after = label_diff(nodes, changes, self.prefix)
+            result["diff"] = {"before": {"pool": strip_volatile(live), "nodes": nodes_before},
+                              "after": {"pool": strip_volatile(after_pool), "nodes": nodes_after}}
         return result
-
-    def _patch_nodes(self, changes):
-        """One merge PATCH per changed node, a few at a time; the first failure is raised after all finish."""
-        if not changes:
-            return
-        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(changes))) as pool:
-            futures = [pool.submit(self.cluster.patch_labels, "Node", node, labels, self.check_mode)
-                       for node, labels in sorted(changes.items())]
-        for future in futures:
-            future.result()
 
     def _refresh_sources(self, nodes, after_nodes, changes, pods, pools, name):
         """Pools that lost nodes to this one (overwrite) get their status recomputed."""

@@ -185,3 +185,14 @@ def apply_label_changes(nodes, changes):
         updated["metadata"] = metadata
         result.append(updated)
     return result
+
+
+def label_diff(nodes, changes, prefix):
+    """Diff mode's view of label patches: ({node: labels under the prefix} before, the same after), changed
+    nodes only; any other label is none of the diff's business."""
+    def view(group):
+        return dict((_name(node), dict((key, value) for key, value in sorted(_labels(node).items())
+                                       if key.startswith(prefix + "/")))
+                    for node in group if _name(node) in changes)
+
+    return view(nodes), view(apply_label_changes(nodes, changes))

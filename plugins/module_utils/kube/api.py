@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     from urllib.parse import urlencode
@@ -23,6 +24,7 @@ except ImportError:  # pragma: no cover
 FIELD_MANAGER = "gpufabric"
 FINGERPRINT = "gpufabric.io/fingerprint"
 CONFLICT_RETRIES = 3
+PATCH_THREADS = 8  # concurrent label patches; the connection pool holds as many connections
 REQUEST_TIMEOUT = 60  # seconds; a LIST of 100,000 nodes is well inside it
 
 # kind -> (apiVersion, plural, namespaced). A fixed table instead of discovery: one request less per run,
@@ -233,6 +235,17 @@ class Cluster(object):
         query = {"dryRun": "All"} if check_mode else None
         return self.request("PATCH", path_for(kind, name), body={"metadata": {"labels": labels}}, query=query,
                             content_type="application/merge-patch+json")
+
+    def patch_labels_many(self, kind, changes, check_mode=False):
+        """patch_labels for every {name: labels} in `changes`, a few at a time: one PATCH per object that changes.
+        The first failure is raised once all have finished."""
+        if not changes:
+            return
+        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(changes))) as pool:
+            futures = [pool.submit(self.patch_labels, kind, name, labels, check_mode)
+                       for name, labels in sorted(changes.items())]
+        for future in futures:
+            future.result()
 
     def delete(self, kind, name, namespace=None, check_mode=False):
         """Delete one object; returns False when it was already gone."""

@@ -135,3 +135,13 @@ def test_pool_row_counts_apps_by_their_record_not_their_pods():
     status = pool_status(row, recorded)
     assert status["gpuUsed"] == 5 and status["gpuAllocated"] == 3 and status["aiWorkloadRefs"]
     assert "gpuAllocated" not in pool_status(row, {"gpuAllocated": 3, "aiWorkloadRefs": []})
+
+
+def test_label_diff_shows_only_prefix_keys_of_changed_nodes():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import label_diff
+
+    nodes = [{"metadata": {"name": "a", "labels": {"runwhere.ai/pool": "x", "zone": "1"}}},
+             {"metadata": {"name": "b", "labels": {"runwhere.ai/pool": "y"}}}]
+    before, after = label_diff(nodes, {"a": {"runwhere.ai/pool": None, "runwhere.ai/gpu-type": "A100"}}, "runwhere.ai")
+    assert before == {"a": {"runwhere.ai/pool": "x"}}
+    assert after == {"a": {"runwhere.ai/gpu-type": "A100"}}
