@@ -12,6 +12,10 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(COLLECTIONS):$(CURDIR)
 export ANSIBLE_NOCOLOR := 1
+ifdef CI
+export NO_COLOR := 1
+export PY_COLORS := 0
+endif
 
 .PHONY: help setup demo test unit integration molecule sanity bench cluster-up cluster-down control-plane clean
 
