@@ -93,14 +93,14 @@ def _duplicates(what, keys):
 def _cross_errors(fabric):
     """What no single entry can tell: names declared twice, a node in two pools, tenant quotas too small for
     the projects of the spec (the core's quota_errors, as the project module checks it)."""
-    errors = _duplicates("tenant", [name for name, _ in fabric.tenants])
+    errors = _duplicates("tenant", [tenant[0] for tenant in fabric.tenants])
     errors += _duplicates("project", [p.name for p in fabric.projects])
     errors += _duplicates("pool", [p.name for p in fabric.pools])
     errors += _duplicates("compute pool", ["%s/%s" % (c.namespace, c.name) for c in fabric.compute_pools])
     owners = {}
     for pool in fabric.pools:
-        for node, _ in pool.nodes:
-            owners.setdefault(node, []).append(pool.name)
+        for member in pool.nodes:
+            owners.setdefault(member[0], []).append(pool.name)
     errors += ["node %s is in pools %s; a node belongs to one pool" % (node, ", ".join(pools))
                for node, pools in sorted(owners.items()) if len(pools) > 1]
     tenants = dict(fabric.tenants)

@@ -97,8 +97,8 @@ def test_named_fields_match_the_core(demo, expected):
     assert rules == want and rules[-1]["verbs"] == ["delete", "patch", "update"]
     subjects, want = both(("RoleBinding", "vision", "gpufabric-editor"), "subjects")
     assert subjects == want == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-team"}]
-    role_ref, _ = both(("RoleBinding", "vision", "gpufabric-editor"), "roleRef")
-    assert role_ref["name"] == "gpufabric-editor"
+    role_ref, want = both(("RoleBinding", "vision", "gpufabric-editor"), "roleRef")
+    assert role_ref == want and role_ref["name"] == "gpufabric-editor"
     pool, want = both(("Pool", None, "training-pool"), "spec")
     assert pool == want and pool["nodeSelector"] == {"runwhere.ai/pool": "training-pool"}
     compute, want = both(("ComputePool", "vision", "vision-cluster"), "spec")
