@@ -274,3 +274,26 @@ def test_default_config_reads_the_demo_spec_beside_the_program():
     result = run(StackConfig.load)
     assert result.result == StackConfig(spec=REPO / "pulumi" / "../playbooks/files/demo-fabric.yml")
     assert result.result.spec.resolve() == DEMO
+
+
+def test_pool_documents_inline_or_beside_the_spec(tmp_path):
+    """`src` is read relative to the spec file (the tests run elsewhere); `definition` is a gpuctl document given
+    inline. Both become the Pool spec the core renders from the document."""
+    document = {"kind": "pool", "version": "v0.1", "pool": {"name": "a", "description": "A"},
+                "nodes": {"n1": {"gpu-type": "A100"}}}
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.yaml").write_text(yaml.safe_dump(document))
+    inline = dict(document, pool={"name": "b", "description": "B"}, nodes={"n2": {"gpu-type": "L40S"}})
+    spec = write_spec(tmp_path, pools=[{"src": "docs/a.yaml"}, {"definition": inline}])
+    pools = dict((d.inputs["metadata"]["name"], d.inputs["spec"])
+                 for d in run(lambda: declare_fabric(load_fabric(spec))).of_type(
+                     "kubernetes:gpufabric.io/v1alpha1:Pool"))
+    assert pools == {"a": {"description": "A", "nodeSelector": {"runwhere.ai/pool": "a"},
+                           "nodes": [{"name": "n1", "gpuType": "A100"}]},
+                     "b": {"description": "B", "nodeSelector": {"runwhere.ai/pool": "b"},
+                           "nodes": [{"name": "n2", "gpuType": "L40S"}]}}
+
+
+def test_node_selector_needs_the_module(tmp_path):
+    message = rejected(tmp_path, pools=[{"name": "a", "node_selector": "nvidia.com/gpu.product=NVIDIA-L40S"}])
+    assert "pool a: node_selector is resolved against live Nodes by the pool_label module" in message
