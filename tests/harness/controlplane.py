@@ -190,9 +190,11 @@ class ControlPlane:
         os.chmod(self.state / "tokens.csv", 0o600)
         os.chmod(self.state / "tokens.json", 0o600)
         key = self.state / "sa.key"
-        subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
-        subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(self.state / "sa.pub")],
-                       check=True, capture_output=True)
+        for argv in (["openssl", "genrsa", "-out", str(key), "2048"],
+                     ["openssl", "rsa", "-in", str(key), "-pubout", "-out", str(self.state / "sa.pub")]):
+            out = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if out.returncode:
+                raise RuntimeError(f"{' '.join(argv)} failed: {out.stderr.strip()}")
 
     def _wait_ready(self, timeout: float = 60) -> None:
         say("waiting for /readyz (usually about 5 s)")

@@ -148,7 +148,7 @@ class Cluster(object):
             # JSON is YAML, but the apiserver's YAML decoder reads `"key":""` as null: keep the spaces.
             body = json.dumps(body, separators=(", ", ": ")).encode("utf-8")
         try:
-            response = connection.pool.request(method, url, body=body, headers=headers, retries=False,
+            response = connection.pool.request(method, url, body=body, headers=headers, retries=connection.retries,
                                                timeout=REQUEST_TIMEOUT)
         except Exception as error:  # urllib3: connection refused, TLS verification, timeouts
             raise KubeError("cannot reach the API server at %s: %s" % (connection.host, error))

@@ -74,6 +74,10 @@ class Connection(object):
         if not verify:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.pool = urllib3.PoolManager(maxsize=POOL_SIZE, **tls)
+        # A kept-alive connection the server has closed fails on reuse; resending is safe because every write
+        # gpufabric sends is idempotent (server-side apply, label merge patch, delete that accepts 404).
+        self.retries = urllib3.Retry(total=3, connect=3, read=2, status=0, other=0, redirect=0,
+                                     allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
 
     def headers(self):
         token = self._token_source() if self._token_source else self._token
