@@ -21,6 +21,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.project im
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import (
     contains, drop_empty_strings, strip_volatile)
 from ansible_collections.gpufabric.platform.plugins.module_utils.projects import WORKLOAD_KINDS, listed
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import ModuleRun
 
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 UNUSABLE_STATES = ("Deleting", "Failed")
@@ -53,15 +54,8 @@ class Target(object):
         return "pool" if self.kind == "pool" else "compute pool"
 
 
-class AppDeployer(object):
+class AppDeployer(ModuleRun):
     """One app_deployment run."""
-
-    def __init__(self, module):
-        self.module = module
-        self.cluster = module.cluster
-        self.params = module.params
-        self.check_mode = module.check_mode
-        self.prefix = self.params["label_prefix"]
 
     # -- reads -------------------------------------------------------------------------------------------------
 

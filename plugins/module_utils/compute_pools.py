@@ -25,6 +25,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.render imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
     check_immutable, compute_pool_from_resource, parse_compute_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import ModuleRun
 
 WAIT_INTERVAL = 2
 
@@ -37,16 +38,12 @@ def _key(obj):
     return obj["metadata"].get("namespace"), obj["metadata"]["name"]
 
 
-class ComputePoolRun(object):
+class ComputePoolRun(ModuleRun):
     """One compute_pool run. Nothing is written until the whole input, the allocation and the plan are valid."""
 
     def __init__(self, module):
-        self.module = module
-        self.cluster = module.cluster
-        self.params = module.params
-        self.check_mode = module.check_mode
-        self.prefix = self.params["label_prefix"]
-        self.nodes = []
+        super(ComputePoolRun, self).__init__(module)
+        self.nodes = []  # the Nodes read, for diff mode
 
     def read(self):
         """Hosts (Nodes, or the explicit host list) and every ComputePool: one LIST each. The Nodes are kept

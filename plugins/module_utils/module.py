@@ -62,3 +62,14 @@ class GpufabricModule(AnsibleModule):
             self.fail_json(msg=str(error), errors=list(error.errors), changed=False)
         except KubeError as error:
             self.fail_json(msg=str(error), status=error.status, exception=traceback.format_exc())
+
+
+class ModuleRun(object):
+    """One run of a module that writes: its module, cluster, parameters, check mode and label prefix."""
+
+    def __init__(self, module):
+        self.module = module
+        self.cluster = module.cluster
+        self.params = module.params
+        self.check_mode = module.check_mode
+        self.prefix = self.params["label_prefix"]

@@ -16,6 +16,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled i
     pool_members, pool_status, pool_table, recorded_allocation, render_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import ModuleRun
 
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
@@ -75,15 +76,8 @@ def describe_pool(name, nodes, pods, prefix, description="", status=None, alloca
     }
 
 
-class PoolLabeller(object):
+class PoolLabeller(ModuleRun):
     """One pool_label run: validate everything, then write Pool spec, node labels, Pool status."""
-
-    def __init__(self, module):
-        self.module = module
-        self.cluster = module.cluster
-        self.params = module.params
-        self.check_mode = module.check_mode
-        self.prefix = self.params["label_prefix"]
 
     def spec(self, nodes):
         params = self.params

@@ -18,6 +18,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.project im
     QUOTA_NAME, parse_project, parse_tenant, read_quota_annotation, render_project, render_tenant,
     render_tenant_status, tenant_quota)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import RESOURCES, strip_volatile
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import ModuleRun
 
 MANAGED_SELECTOR = ",".join("%s=%s" % item for item in MANAGED_BY.items())
 WORKLOAD_KINDS = ("Deployment", "Job")
@@ -82,15 +83,8 @@ def refresh_tenant(cluster, tenant, prefix, check_mode, project=None, quota=None
     return changed, live, after
 
 
-class TenantRunner(object):
+class TenantRunner(ModuleRun):
     """One tenant run: the cluster-scoped Tenant and its status (the quota its projects were given)."""
-
-    def __init__(self, module):
-        self.module = module
-        self.cluster = module.cluster
-        self.params = module.params
-        self.check_mode = module.check_mode
-        self.prefix = self.params["label_prefix"]
 
     def run(self):
         name, quota = parse_tenant(self.params)
@@ -124,15 +118,8 @@ class TenantRunner(object):
         return result
 
 
-class ProjectRunner(object):
+class ProjectRunner(ModuleRun):
     """One project run: Namespace, GPU ResourceQuota, roles, exact bindings, per-pool access."""
-
-    def __init__(self, module):
-        self.module = module
-        self.cluster = module.cluster
-        self.params = module.params
-        self.check_mode = module.check_mode
-        self.prefix = self.params["label_prefix"]
 
     def owned(self, namespace):
         """The RBAC objects and the quota this collection keeps in the namespace, keyed Kind/name."""
