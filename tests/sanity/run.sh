@@ -6,6 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 
+# ansible-test skips its shellcheck test when the program is missing; a skipped test is not a passed one.
+if ! command -v shellcheck >/dev/null; then
+  echo "[sanity] installing shellcheck with apt-get (for ansible-test's shellcheck test)"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get install -y -qq shellcheck >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq && $sudo apt-get install -y -qq shellcheck >/dev/null; }
+fi
+
 # ansible-core 2.19's ansible-test bootstraps pip 24.2 (get_venv_packages in python_requirements.py).
 cache=~/.ansible/test/cache
 mkdir -p "$cache"
