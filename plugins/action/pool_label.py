@@ -5,10 +5,11 @@ and hands the module the document as `definition`: the pool YAML lives beside th
 
 from __future__ import annotations
 
-import yaml
-
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
+from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
 
 
 class ActionModule(ActionBase):
@@ -20,12 +21,10 @@ class ActionModule(ActionBase):
         if src:
             if args.get("definition") is not None:
                 raise AnsibleActionFail("parameters are mutually exclusive: src|definition")
-            path = self._find_needle("files", src)
             try:
-                with open(path) as handle:
-                    args["definition"] = yaml.safe_load(handle)
-            except (IOError, OSError, yaml.YAMLError) as error:
-                raise AnsibleActionFail("cannot read pool document %s: %s" % (path, error))
+                args["definition"] = read_pool_document(self._find_needle("files", src))
+            except FabricError as error:
+                raise AnsibleActionFail(str(error))
         result.update(self._execute_module(module_name="gpufabric.platform.pool_label", module_args=args,
                                            task_vars=task_vars))
         return result

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     node_gpus, pod_gpu_request, pool_row)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
     DEFAULT_POOL, apply_label_changes, label_diff, parse_pool, parse_pool_document, pool_keys, pool_label_changes,
     pool_members, pool_status, pool_table, recorded_allocation, render_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
+from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import ModuleRun
 
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
@@ -83,7 +84,7 @@ class PoolLabeller(ModuleRun):
         params = self.params
         document = params["definition"]
         if params["src"]:
-            document = self._load(params["src"])
+            document = read_pool_document(params["src"])
         if document is not None:
             spec = parse_pool_document(document)
             if params["name"] and params["name"] != spec.name:
@@ -96,16 +97,6 @@ class PoolLabeller(ModuleRun):
         if params["nodes"] is None and params["state"] == "present":
             raise_if(["pool %s: state=present needs nodes, node_selector, definition or src" % params["name"]])
         return parse_pool(params["name"], params["description"], params["nodes"] or {})
-
-    @staticmethod
-    def _load(path):
-        import yaml
-
-        try:
-            with open(path) as handle:
-                return yaml.safe_load(handle)
-        except (IOError, OSError, yaml.YAMLError) as error:
-            raise FabricError(["cannot read pool document %s: %s" % (path, error)])
 
     def run(self):
         nodes, pods, pools = read_inventory(self.cluster)

@@ -23,6 +23,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.project im
     ProjectSpec, parse_project, parse_tenant)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
     ComputePoolSpec, parse_compute_pool)
+from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
 
 DEFAULT_PREFIX = "runwhere.ai"  # the modules' label_prefix default, as in the fabric role
 
@@ -55,15 +56,6 @@ def _parsed(parse, entry, errors):
     except FabricError as error:
         errors.extend(error.errors)
         return None
-
-
-def read_pool_document(path):
-    """A gpuctl pool document (`src:`), loaded as the pool_label action plugin loads it."""
-    try:
-        with open(path) as handle:
-            return yaml.safe_load(handle)
-    except (IOError, OSError, yaml.YAMLError) as error:
-        raise FabricError(["cannot read pool document %s: %s" % (path, error)])
 
 
 def pool_spec(entry, base):
