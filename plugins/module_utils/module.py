@@ -9,6 +9,7 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import DEFAULT_LABEL_PREFIX
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import AuthError, connect
 
@@ -28,6 +29,9 @@ AUTH_ARG_SPEC = dict(
     ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
     validate_certs=dict(type="bool", aliases=["verify_ssl"]),
 )
+
+# The option documented by the gpufabric.platform.label_prefix doc fragment; ModuleRun reads it.
+LABEL_PREFIX_ARG = dict(type="str", default=DEFAULT_LABEL_PREFIX)
 
 
 class GpufabricModule(AnsibleModule):

@@ -120,13 +120,9 @@ options:
       - Accepted for symmetry with the other modules; removing an app needs no force (its pool keeps running).
     type: bool
     default: false
-  label_prefix:
-    description:
-      - Prefix of the pool labels on nodes and of the project annotations.
-    type: str
-    default: runwhere.ai
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.label_prefix
 attributes:
   check_mode:
     support: full
@@ -201,7 +197,7 @@ allocation:
 """
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.app_deployments import AppDeployer
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 
 
 def main():
@@ -229,7 +225,7 @@ def main():
             resource_validations=dict(type="list", elements="dict"),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             force=dict(type="bool", default=False),
-            label_prefix=dict(type="str", default="runwhere.ai"),
+            label_prefix=LABEL_PREFIX_ARG,
         ),
         mutually_exclusive=[("pool", "compute_pool")],
         required_if=[("state", "present", ("pool", "compute_pool"), True), ("state", "present", ("image",))],

@@ -199,13 +199,9 @@ options:
       - Seconds to wait with O(wait) before failing with what is still waiting.
     type: int
     default: 600
-  label_prefix:
-    description:
-      - Prefix of the compute-pool label keys written to Nodes.
-    type: str
-    default: runwhere.ai
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.label_prefix
 attributes:
   check_mode:
     support: full
@@ -309,7 +305,7 @@ changed_nodes:
 """
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.compute_pools import ComputePoolRun
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 
 ARCHITECTURES = ["AMD64", "ARM64", "amd64", "arm64"]
 
@@ -353,7 +349,7 @@ def main():
             force=dict(type="bool", default=False),
             wait=dict(type="bool", default=False),
             wait_timeout=dict(type="int", default=600),
-            label_prefix=dict(type="str", default="runwhere.ai"),
+            label_prefix=LABEL_PREFIX_ARG,
         ),
     )
     module.run(lambda: module.exit_json(**ComputePoolRun(module).run()))

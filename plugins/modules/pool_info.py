@@ -22,13 +22,9 @@ options:
     description:
       - Only this pool. Without it, every pool.
     type: str
-  label_prefix:
-    description:
-      - Prefix of the pool label keys.
-    type: str
-    default: runwhere.ai
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.label_prefix
 attributes:
   check_mode:
     support: full
@@ -79,7 +75,7 @@ pools:
       sample: [{namespace: research, name: train-0, node: gpu-node-1, gpus: 4}]
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 from ansible_collections.gpufabric.platform.plugins.module_utils.pools import pool_report
 
 
@@ -87,7 +83,7 @@ def main():
     module = GpufabricModule(
         argument_spec=dict(
             name=dict(type="str"),
-            label_prefix=dict(type="str", default="runwhere.ai"),
+            label_prefix=LABEL_PREFIX_ARG,
         ),
     )
     params = module.params

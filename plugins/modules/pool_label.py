@@ -71,13 +71,9 @@ options:
         keep running (as with gpuctl); the module warns about them.
     type: bool
     default: false
-  label_prefix:
-    description:
-      - Prefix of the label keys the pool uses, a DNS subdomain. The default is interoperable with gpuctl.
-    type: str
-    default: runwhere.ai
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.label_prefix
 attributes:
   check_mode:
     support: full
@@ -145,7 +141,7 @@ workloads:
   sample: [{namespace: research, name: train-0, node: gpu-node-1}]
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 from ansible_collections.gpufabric.platform.plugins.module_utils.pools import PoolLabeller
 
 
@@ -161,7 +157,7 @@ def main():
             overwrite=dict(type="bool", default=False),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             force=dict(type="bool", default=False),
-            label_prefix=dict(type="str", default="runwhere.ai"),
+            label_prefix=LABEL_PREFIX_ARG,
         ),
         mutually_exclusive=[("nodes", "node_selector", "definition", "src")],
         required_one_of=[("name", "definition", "src")],

@@ -102,13 +102,9 @@ options:
       - With O(state=absent), remove the project even though app deployments remain in it.
     type: bool
     default: false
-  label_prefix:
-    description:
-      - Prefix of the project, tenant and quota labels and annotations.
-    type: str
-    default: runwhere.ai
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.label_prefix
 attributes:
   check_mode:
     support: full
@@ -176,7 +172,7 @@ removed_objects:
   sample: [Role/pool-access-old-pool]
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 from ansible_collections.gpufabric.platform.plugins.module_utils.projects import ProjectRunner
 
 
@@ -199,7 +195,7 @@ def main():
             )),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             force=dict(type="bool", default=False),
-            label_prefix=dict(type="str", default="runwhere.ai"),
+            label_prefix=LABEL_PREFIX_ARG,
         ),
     )
     module.run(lambda: module.exit_json(**ProjectRunner(module).run()))

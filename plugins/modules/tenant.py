@@ -44,13 +44,9 @@ options:
         and namespaces.
     type: bool
     default: false
-  label_prefix:
-    description:
-      - Prefix of the labels that tie a project namespace to its tenant (C(<prefix>/tenant)).
-    type: str
-    default: runwhere.ai
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.label_prefix
 attributes:
   check_mode:
     support: full
@@ -99,7 +95,7 @@ tenant:
       sample: [nlp, vision]
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 from ansible_collections.gpufabric.platform.plugins.module_utils.projects import TenantRunner
 
 
@@ -110,7 +106,7 @@ def main():
             gpu_quota=dict(type="dict", default={}),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             force=dict(type="bool", default=False),
-            label_prefix=dict(type="str", default="runwhere.ai"),
+            label_prefix=LABEL_PREFIX_ARG,
         ),
     )
     module.run(lambda: module.exit_json(**TenantRunner(module).run()))

@@ -18,14 +18,13 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity i
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
     PoolSpec, parse_pool, parse_pool_document)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import DEFAULT_LABEL_PREFIX
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import label_prefix_errors
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
     ProjectSpec, parse_project, parse_tenant)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
     ComputePoolSpec, parse_compute_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
-
-DEFAULT_PREFIX = "runwhere.ai"  # the modules' label_prefix default, as in the fabric role
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def load_fabric(path, label_prefix=None):
         raise FabricError(["cannot read fabric spec %s: %s" % (path, error)])
     if not isinstance(document, dict):
         raise FabricError(["fabric spec %s must be a mapping, got %r" % (path, document)])
-    prefix = label_prefix or document.get("label_prefix") or DEFAULT_PREFIX
+    prefix = label_prefix or document.get("label_prefix") or DEFAULT_LABEL_PREFIX
     errors = list(label_prefix_errors(prefix))
     tenants = [_parsed(parse_tenant, e, errors) for e in _entries(document, "tenants", errors)]
     projects = [_parsed(parse_project, e, errors) for e in _entries(document, "projects", errors)]
