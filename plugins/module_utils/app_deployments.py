@@ -10,7 +10,7 @@ pool's status shows is always the sum over the apps that exist, whichever run wr
 from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import (
-    APP_LABEL, app_from_workload, apps_in, apps_on, choose_family, compute_pool_app_status, compute_pool_mode,
+    app_from_workload, apps_in, apps_on, choose_family, compute_pool_app_status, compute_pool_mode,
     labelled_capacity, labelled_pool_app_status, labelled_pool_nodes, node_selector, parse_app, place,
     placement_report, render_workload, validation_messages)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
@@ -20,7 +20,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.project im
     pool_access_pools, read_quota_annotation)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import (
     contains, drop_empty_strings, strip_volatile)
-from ansible_collections.gpufabric.platform.plugins.module_utils.projects import WORKLOAD_KINDS, listed
+from ansible_collections.gpufabric.platform.plugins.module_utils.projects import WORKLOAD_KINDS, app_workloads
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import ModuleRun
 
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
@@ -59,11 +59,6 @@ class AppDeployer(ModuleRun):
 
     # -- reads -------------------------------------------------------------------------------------------------
 
-    def workloads(self):
-        """Every gpufabric app workload in the cluster: two LISTs (Deployments, Jobs)."""
-        return [listed(kind, obj) for kind in WORKLOAD_KINDS
-                for obj in self.cluster.list(kind, label_selector=APP_LABEL)]
-
     def read_target(self, kind, name, namespace, platform=None):
         if kind == "compute_pool":
             obj = self.cluster.get("ComputePool", name, namespace)
@@ -88,7 +83,7 @@ class AppDeployer(ModuleRun):
 
     def run(self):
         params = self.params
-        workloads = self.workloads()
+        workloads = app_workloads(self.cluster)
         live = self.live_workload(workloads)
         if params["state"] == "absent":
             return self.remove(workloads, live)

@@ -9,11 +9,11 @@ result and the diff.
 
 from __future__ import annotations
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import APP_LABEL, apps_in
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import APP_LABEL, apps_in, gpus_by_family
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
-    gpu_usage, node_gpus, quota_capacity_warnings, quota_errors)
+    gpu_usage, quota_capacity_warnings, quota_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY, normalise_family
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
     QUOTA_NAME, parse_project, parse_tenant, read_quota_annotation, render_project, render_tenant,
     render_tenant_status, tenant_quota)
@@ -53,18 +53,8 @@ def tenant_projects(cluster, tenant, prefix, leave_out=None):
     return quotas
 
 
-def cluster_gpus(cluster):
-    """{family: GPUs} over every Node of the cluster (nvidia.com/gpu.product x capacity nvidia.com/gpu)."""
-    totals = {}
-    for node in cluster.list("Node"):
-        family = normalise_family((node["metadata"].get("labels") or {}).get("nvidia.com/gpu.product") or "")
-        if family:
-            totals[family] = totals.get(family, 0) + node_gpus(node)
-    return totals
-
-
-def project_workloads(cluster, namespace):
-    """gpufabric app workloads in a namespace (Deployments and Jobs labelled with their app)."""
+def app_workloads(cluster, namespace=None):
+    """gpufabric app workloads (Deployments and Jobs labelled with their app) in a namespace, or everywhere."""
     return [listed(kind, obj) for kind in WORKLOAD_KINDS
             for obj in cluster.list(kind, namespace=namespace, label_selector=APP_LABEL)]
 
@@ -111,7 +101,7 @@ class TenantRunner(ModuleRun):
             result["tenant"] = {"name": name, "state": "present", "gpu_quota": dict(quota),
                                 "assigned": dict((row["family"], row["gpuCount"]) for row in status["assigned"]),
                                 "projects": sorted(projects)}
-            for warning in quota_capacity_warnings("tenant %s" % name, dict(quota), cluster_gpus(self.cluster)):
+            for warning in quota_capacity_warnings("tenant %s" % name, dict(quota), gpus_by_family(self.cluster.list("Node"))):
                 self.module.warn(warning)
         if self.module._diff:
             result["diff"] = {"before": strip_volatile(live) or {}, "after": strip_volatile(after) or {}}
@@ -143,7 +133,7 @@ class ProjectRunner(ModuleRun):
         spec = parse_project(dict(self.params))
         desired = render_project(spec, self.prefix)
         live = dict(self.owned(name), **{"Namespace/" + name: namespace}) if namespace else {}
-        workloads = project_workloads(self.cluster, name) if namespace else []
+        workloads = app_workloads(self.cluster, name) if namespace else []
         self.validate(spec, namespace, workloads)
 
         result = {"changed": False, "changed_objects": [], "removed_objects": []}
@@ -195,7 +185,7 @@ class ProjectRunner(ModuleRun):
                                                                    quota.get(family, 0),
                                                                    used[family] - quota.get(family, 0)))
         raise_if(errors)
-        for warning in quota_capacity_warnings("project %s" % spec.name, quota, cluster_gpus(self.cluster)):
+        for warning in quota_capacity_warnings("project %s" % spec.name, quota, gpus_by_family(self.cluster.list("Node"))):
             self.module.warn(warning)
 
     def tenant_refresh(self, tenant, quota, namespace):
@@ -225,7 +215,7 @@ class ProjectRunner(ModuleRun):
                   "project": {"name": name, "state": "absent"}}
         if namespace is None:
             return result
-        workloads = project_workloads(self.cluster, name)
+        workloads = app_workloads(self.cluster, name)
         apps = sorted("%s/%s" % (w["kind"], _name(w)) for w in workloads)
         if apps and not self.params["force"]:
             raise_if(["project %s still has %d app deployment(s): %s; remove them first (app_deployment "

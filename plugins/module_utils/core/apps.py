@@ -215,6 +215,16 @@ def _node_arch(node):
     return normalise_architecture(_labels(node).get("kubernetes.io/arch") or "amd64") or "AMD64"
 
 
+def gpus_by_family(nodes):
+    """{family: GPUs} over the nodes: what a quota of that family is checked against."""
+    totals = {}
+    for node in nodes:
+        family = _node_family(node)
+        if family:
+            totals[family] = totals.get(family, 0) + node_gpus(node)
+    return totals
+
+
 def labelled_capacity(nodes, pods):
     """(capacity, foreign) for a labelled pool's nodes, in hardwareCapacity shape: GPUs on the nodes, and GPUs
     requested by active pods on them that are not gpufabric app pods (apps are counted by their records)."""

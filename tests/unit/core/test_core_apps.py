@@ -156,3 +156,14 @@ def test_requests_are_written_as_the_server_stores_them(given, stored):
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import canonical_quantity
 
     assert canonical_quantity(given) == stored
+
+
+def test_gpus_by_family_sums_the_nodes_gpus_per_normalised_family():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import gpus_by_family
+
+    def node(name, product, gpus):
+        labels = {"nvidia.com/gpu.product": product} if product else {}
+        return {"metadata": {"name": name, "labels": labels}, "status": {"capacity": {"nvidia.com/gpu": str(gpus)}}}
+
+    nodes = [node("a", "NVIDIA A100", 8), node("b", "nvidia-a100", 4), node("c", "NVIDIA-L40S", 2), node("d", None, 0)]
+    assert gpus_by_family(nodes) == {"NVIDIA-A100": 12, "NVIDIA-L40S": 2}
