@@ -13,7 +13,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity i
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
     DEFAULT_POOL, apply_label_changes, label_diff, parse_pool, parse_pool_document, pool_keys, pool_label_changes,
-    pool_members, pool_status, pool_table, recorded_allocation, render_pool)
+    member_nodes, pool_members, pool_status, pool_table, recorded_allocation, render_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import strip_volatile
 from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
@@ -60,9 +60,8 @@ def allocated_gpus(pool):
 def describe_pool(name, nodes, pods, prefix, description="", status=None, allocated=0):
     """The pool as `gpuctl describe pool` shows it (the pool_label / pool_info return shape)."""
     type_key = pool_keys(prefix)[1]
-    members = set(pool_members(nodes, name, prefix))
-    member_nodes = [node for node in nodes if _name(node) in members]
-    row = pool_row(name, member_nodes, pods, allocated)
+    members = member_nodes(nodes, name, prefix)
+    row = pool_row(name, members, pods, allocated)
     return {
         "name": name,
         "description": description,
@@ -72,7 +71,7 @@ def describe_pool(name, nodes, pods, prefix, description="", status=None, alloca
         "gpu_free": row["gpuFree"],
         "node_count": row["nodeCount"],
         "nodes": [{"name": _name(node), "gpu_type": _labels(node).get(type_key, ""), "gpu_count": node_gpus(node)}
-                  for node in sorted(member_nodes, key=_name)],
+                  for node in members],
         "workloads": workloads_on(name, nodes, pods, prefix) if name != DEFAULT_POOL else [],
     }
 
@@ -125,8 +124,7 @@ class PoolLabeller(ModuleRun):
             result["workloads"] = workloads
             after_pool = None
         else:
-            members = set(pool_members(after_nodes, spec.name, self.prefix))
-            row = pool_row(spec.name, [n for n in after_nodes if _name(n) in members], pods, allocated_gpus(live))
+            row = pool_row(spec.name, member_nodes(after_nodes, spec.name, self.prefix), pods, allocated_gpus(live))
             desired = render_pool(spec, row, self.prefix, (live or {}).get("status"))
             changed, applied = self.cluster.apply(desired, live, self.check_mode)
             self.cluster.patch_labels_many("Node", changes, self.check_mode)
@@ -155,8 +153,7 @@ class PoolLabeller(ModuleRun):
             live = pools.get(source)
             if live is None:
                 continue
-            members = set(pool_members(after_nodes, source, self.prefix))
-            row = pool_row(source, [n for n in after_nodes if _name(n) in members], pods, allocated_gpus(live))
+            row = pool_row(source, member_nodes(after_nodes, source, self.prefix), pods, allocated_gpus(live))
             status = pool_status(row, live.get("status"))
             desired = dict(live, status=status)
             changed = self.cluster.apply_status(desired, live, self.check_mode)[0] or changed

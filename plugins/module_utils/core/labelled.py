@@ -117,12 +117,16 @@ def pool_label_changes(nodes, spec, prefix, overwrite=False, state="present"):
     return changes
 
 
-def pool_members(nodes, name, prefix):
-    """Names of the nodes in a pool, sorted; the default pool is every node without a pool label."""
+def member_nodes(nodes, name, prefix):
+    """The nodes of a pool, sorted by name; the default pool is every node without a pool label."""
     pool_key = pool_keys(prefix)[0]
-    if name == DEFAULT_POOL:
-        return sorted(_name(n) for n in nodes if not _labels(n).get(pool_key))
-    return sorted(_name(n) for n in nodes if _labels(n).get(pool_key) == name)
+    wanted = None if name == DEFAULT_POOL else name
+    return sorted((n for n in nodes if (_labels(n).get(pool_key) or None) == wanted), key=_name)
+
+
+def pool_members(nodes, name, prefix):
+    """Names of the nodes in a pool, sorted."""
+    return [_name(n) for n in member_nodes(nodes, name, prefix)]
 
 
 def pool_table(nodes, pods, prefix):
