@@ -10,6 +10,8 @@ from tests.harness.collection import ensure_collection_path
 
 ensure_collection_path()
 
+pytest_plugins = ["tests.harness.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
