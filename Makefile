@@ -33,8 +33,8 @@ $(COLLECTION_LINK):
 	@mkdir -p $(dir $@)
 	@ln -sfn ../../.. $@
 
-setup: $(VENV)/.installed $(COLLECTION_LINK) ## Python environment and collection path
-	@true
+setup: $(VENV)/.installed $(COLLECTION_LINK) ## Python environment, collection path, Debian packages the tests run
+	@bash tests/harness/install-packages.sh
 
 control-plane: ## Build (once, about 6 minutes) or reuse kube-apiserver + etcd
 	@bash tests/harness/build-control-plane.sh >/dev/null
@@ -44,6 +44,14 @@ cluster-up: setup ## Start the local control plane; writes .cluster/kubeconfig (
 
 cluster-down: setup ## Stop the local control plane and remove .cluster/
 	@$(BIN)/python -m tests.harness.controlplane down
+
+HOSTS ?= 3
+.PHONY: hosts-up hosts-down
+hosts-up: setup ## Start HOSTS=N test hosts (own address, hostname, sshd; root); writes .hosts/inventory.yml
+	@$(BIN)/python -m tests.harness.hosts up --count $(HOSTS)
+
+hosts-down: setup ## Stop the test hosts and remove .hosts/
+	@$(BIN)/python -m tests.harness.hosts down
 
 demo: cluster-up ## Run the demo against the local control plane
 	@$(BIN)/python -m tests.harness.demo
