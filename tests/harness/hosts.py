@@ -172,7 +172,7 @@ def inventory_document(hosts: list, key: Path, control_dir: Path, groups: dict |
     if unknown:
         raise ValueError(f"inventory groups name hosts that do not exist: {', '.join(unknown)} "
                          f"(hosts: {', '.join(sorted(known))})")
-    return {"all": {
+    document = {"all": {
         "vars": {
             "ansible_user": "root",
             "ansible_ssh_private_key_file": str(key),
@@ -181,8 +181,11 @@ def inventory_document(hosts: list, key: Path, control_dir: Path, groups: dict |
             "ansible_python_interpreter": PYTHON_ON_HOSTS,
         },
         "hosts": {host.name: {"ansible_host": host.address} for host in hosts},
-        "children": {group: {"hosts": {name: {} for name in members}} for group, members in (groups or {}).items()},
     }}
+    if groups:
+        document["all"]["children"] = {group: {"hosts": {name: {} for name in members}}
+                                       for group, members in groups.items()}
+    return document
 
 
 @dataclass(frozen=True)
@@ -302,7 +305,7 @@ class Hosts:
             killed = _kill_namespace(namespace)
             _run(["ip", "netns", "delete", namespace], check=False)
             if not quiet:
-                say(f"{namespace}: stopped {len(killed)} processes {killed}; namespace deleted")
+                say(f"{namespace}: stopped pids {killed}; namespace deleted")
         for name in sorted(ours):  # the root end of a veth goes with its namespace; this catches a half-made one
             if _link_exists(name):
                 _run(["ip", "link", "delete", name], check=False)
@@ -333,6 +336,9 @@ class Hosts:
         if taken:
             raise RuntimeError(f"network namespaces {', '.join(taken)} already exist; "
                                f"remove them (`ip netns delete NAME`) or choose another subnet with {SUBNET_VARIABLE}")
+        if os.geteuid() != 0:
+            raise RuntimeError("test hosts need root (network namespaces, a bridge, bind mounts); "
+                               "run as root, e.g. `sudo make hosts-up`")
         if not Path(SSHD).exists():
             raise RuntimeError(f"{SSHD} is missing; install openssh-server: bash tests/harness/install-packages.sh")
 
