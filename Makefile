@@ -39,11 +39,12 @@ setup: $(VENV)/.installed $(COLLECTION_LINK) ## Python environment, collection p
 control-plane: ## Build (once, about 6 minutes) or reuse kube-apiserver + etcd
 	@bash tests/harness/build-control-plane.sh >/dev/null
 
-cluster-up: setup ## Start the local control plane; writes .cluster/kubeconfig (idempotent)
-	@$(BIN)/python -m tests.harness.controlplane up
+SPOKES ?= 0
+cluster-up: setup ## Start (or resume) the hub and SPOKES=N spokes; writes .cluster/kubeconfig, fleet.kubeconfig
+	@$(BIN)/python -m tests.harness.fleet up --spokes $(SPOKES)
 
-cluster-down: setup ## Stop the local control plane and remove .cluster/
-	@$(BIN)/python -m tests.harness.controlplane down
+cluster-down: setup ## Stop every local cluster started and remove .cluster/
+	@$(BIN)/python -m tests.harness.fleet down
 
 HOSTS ?= 3
 .PHONY: hosts-up hosts-down

@@ -15,7 +15,8 @@ pytest_plugins = ["tests.harness.fixtures"]
 
 @pytest.fixture(scope="session")
 def control_plane(tmp_path_factory):
-    """etcd + kube-apiserver on loopback, CRDs and operator RBAC installed; stopped at the end."""
+    """etcd, kube-apiserver, controller manager and scheduler on loopback, CRDs and operator RBAC installed;
+    stopped at the end."""
     from tests.harness.controlplane import ControlPlane
 
     plane = ControlPlane(tmp_path_factory.mktemp("cluster") / "state").up()
@@ -115,3 +116,39 @@ def writes(control_plane, core_v1):
     from tests.harness.audit import AuditLog
 
     return WriteCounter(AuditLog(control_plane.audit_log), core_v1)
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory):
+    """A hub and two spokes, each its own control plane with the CRDs and operator RBAC. Started only when a
+    test asks for it (each cluster costs about 500 MB and a few seconds); stopped at the end of the session."""
+    from tests.harness.fleet import Fleet
+
+    started = Fleet.at(tmp_path_factory.mktemp("fleet") / "state", spokes=2).up()
+    yield started
+    started.down(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def fleet_api_client(fleet):
+    """ApiClient for a cluster and context: `fleet_api_client("spoke-1", "operator")`."""
+    clients = {}
+
+    def get(cluster="hub", context="admin"):
+        if (cluster, context) not in clients:
+            clients[cluster, context] = fleet.cluster(cluster).api_client(context)
+        return clients[cluster, context]
+
+    return get
+
+
+@pytest.fixture
+def fleet_writes(fleet, fleet_api_client):
+    """A write counter per cluster name (`fleet_writes["spoke-1"].count()`), as `writes` counts them, each from
+    that cluster's own audit log."""
+    from kubernetes import client
+
+    from tests.harness.audit import AuditLog
+
+    return {plane.name: WriteCounter(AuditLog(plane.audit_log), client.CoreV1Api(fleet_api_client(plane.name)))
+            for plane in fleet.clusters}

@@ -1,10 +1,13 @@
-"""Nodes as a real GPU cluster shows them (there is no kubelet here, so tests create them)."""
+"""Nodes and pods as a real GPU cluster shows them. There is no kubelet here: tests create the Nodes, wait for
+the scheduler to bind pods, and force-delete pods, which nothing would otherwise finish deleting."""
 
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 EPOCH = "2024-01-15T10:30:00Z"
 
@@ -53,7 +56,8 @@ def set_ready(core: client.CoreV1Api, name: str, ready: bool, since: str = EPOCH
 
 def create_pod(core: client.CoreV1Api, namespace: str, name: str, node: str, gpus: int = 0,
                node_selector: Optional[dict] = None) -> None:
-    """A pod bound to a node (no scheduler here: it stays Pending, which counts as active)."""
+    """A pod bound to `node` by its nodeName, as if the scheduler had placed it (no kubelet runs it: it stays
+    Pending, which counts as active)."""
     ensure_namespace(core, namespace)
     resources = {"requests": {"nvidia.com/gpu": str(gpus)}, "limits": {"nvidia.com/gpu": str(gpus)}} if gpus else {}
     core.create_namespaced_pod(namespace, {
@@ -64,9 +68,8 @@ def create_pod(core: client.CoreV1Api, namespace: str, name: str, node: str, gpu
 
 
 def ensure_namespace(core: client.CoreV1Api, namespace: str) -> None:
-    """A namespace with its default service account (no controller manager here creates it)."""
-    from kubernetes.client.exceptions import ApiException
-
+    """A namespace with its default service account. The controller manager creates that account too, within
+    about a second; creating it here makes it there at once, and whichever comes second gets a 409."""
     for create, body in ((core.create_namespace, {"metadata": {"name": namespace}}),
                          (lambda b: core.create_namespaced_service_account(namespace, b),
                           {"metadata": {"name": "default"}})):
@@ -75,6 +78,88 @@ def ensure_namespace(core: client.CoreV1Api, namespace: str) -> None:
         except ApiException as error:
             if error.status != 409:
                 raise
+
+
+def wait_bound(core: client.CoreV1Api, namespace: str, label_selector: str, count: int,
+               timeout: float = 30) -> list:
+    """The `count` pods matching `label_selector`, sorted by name, once the scheduler has bound each to a node
+    (`spec.node_name`). On timeout the error gives each unbound pod's scheduling message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pods = sorted(core.list_namespaced_pod(namespace, label_selector=label_selector).items,
+                      key=lambda pod: pod.metadata.name)
+        bound = [pod for pod in pods if pod.spec.node_name]
+        if len(bound) >= count:
+            return bound
+        if time.monotonic() > deadline:
+            waiting = "; ".join(f"{pod.metadata.name}: {_scheduling_message(pod) or 'not seen by the scheduler'}"
+                                for pod in pods if not pod.spec.node_name)
+            raise TimeoutError(f"{len(bound)} of {count} pods matching {label_selector!r} in {namespace} bound "
+                               f"after {timeout:.0f} s ({len(pods)} exist); {waiting or 'none is waiting'}")
+        time.sleep(0.1)
+
+
+def wait_unschedulable(core: client.CoreV1Api, namespace: str, name: str, timeout: float = 30) -> str:
+    """The scheduler's message once it has marked the pod Unschedulable (e.g. "Insufficient nvidia.com/gpu")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pod = core.read_namespaced_pod(name, namespace)
+        if pod.spec.node_name:
+            raise AssertionError(f"pod {namespace}/{name} was bound to {pod.spec.node_name}")
+        message = _scheduling_message(pod)
+        if message:
+            return message
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"pod {namespace}/{name} neither bound nor Unschedulable after {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _scheduling_message(pod) -> str:
+    for condition in (pod.status.conditions or []) if pod.status else []:
+        if condition.type == "PodScheduled" and condition.status == "False":
+            return f"{condition.reason}: {condition.message}"
+    return ""
+
+
+def force_delete_pods(core: client.CoreV1Api, namespace: Optional[str] = None, label_selector: str = "") -> int:
+    """Delete pods (in one namespace, or all) with grace period 0, and say how many. With no kubelet to confirm
+    that containers stopped, a bound pod deleted gracefully stays Terminating for ever, its GPUs still counted
+    by the scheduler and its namespace unable to finish deleting."""
+    pods = (core.list_namespaced_pod(namespace, label_selector=label_selector) if namespace
+            else core.list_pod_for_all_namespaces(label_selector=label_selector)).items
+    for pod in pods:
+        try:
+            core.delete_namespaced_pod(pod.metadata.name, pod.metadata.namespace, grace_period_seconds=0)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+    return len(pods)
+
+
+def delete_namespace(core: client.CoreV1Api, namespace: str, timeout: float = 60) -> float:
+    """Delete a namespace and wait until it is gone; returns the seconds it took. The namespace controller
+    deletes what is inside; pods are force-deleted alongside (see force_delete_pods), after the deletion has
+    started, so that no controller creates new ones meanwhile."""
+    started = time.monotonic()
+    try:
+        core.delete_namespace(namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return 0.0
+        raise
+    while True:
+        force_delete_pods(core, namespace)
+        try:
+            found = core.read_namespace(namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return time.monotonic() - started
+            raise
+        if time.monotonic() - started > timeout:
+            conditions = "; ".join(f"{c.type}: {c.message}" for c in found.status.conditions or [])
+            raise TimeoutError(f"namespace {namespace} still {found.status.phase} after {timeout:.0f} s"
+                               f"{': ' + conditions if conditions else ''}")
+        time.sleep(0.2)
 
 
 def main(argv=None) -> int:
