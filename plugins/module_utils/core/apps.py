@@ -34,6 +34,7 @@ COMPUTE_POOL_LABEL = "gpufabric.io/compute-pool"
 ALLOCATION = "gpufabric.io/allocation"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+GPU_RUNTIME_CLASS = "nvidia"
 # resources option -> OSMO variable; user values override the default variables (seed 004).
 RESOURCE_VARIABLES = (("gpu", "USER_GPU"), ("cpu", "USER_CPU"), ("memory", "USER_MEMORY"),
                       ("storage", "USER_STORAGE"))
@@ -362,10 +363,31 @@ def _container(spec):
     return container
 
 
+def _without_gpus(template):
+    """A CPU-only app's pod template: the GPU toleration, the NVIDIA runtime class and any nvidia.com/gpu
+    resources that platform-wide templates add are taken out (a pod that asks no GPU must not look like one)."""
+    spec = template.get("spec") or {}
+    if spec.get("runtimeClassName") == GPU_RUNTIME_CLASS:
+        spec.pop("runtimeClassName")
+    if isinstance(spec.get("tolerations"), list):
+        spec["tolerations"] = [t for t in spec["tolerations"] if not (isinstance(t, dict)
+                                                                     and t.get("key") == GPU_RESOURCE)]
+        if not spec["tolerations"]:
+            spec.pop("tolerations")
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        resources = container.get("resources") if isinstance(container, dict) else None
+        for part in ("requests", "limits"):
+            if isinstance(resources, dict) and isinstance(resources.get(part), dict):
+                resources[part].pop(GPU_RESOURCE, None)
+                if not resources[part]:
+                    resources.pop(part)
+    return template
+
+
 def pod_template(spec, selector):
     """The pod template: the app's container, GPU toleration and the pool's node selector first, then the
     pod_templates merged in order (later wins, OSMO), then the pool's node selector again: a template may add
-    to the placement but never move the app off its pool."""
+    to the placement but never move the app off its pool. A CPU-only app carries nothing GPU-specific."""
     variables = dict(spec.variables)
     base = {"metadata": {"labels": dict(MANAGED_BY, **{APP_LABEL: spec.name})},
             "spec": {"containers": [_container(spec)], "nodeSelector": dict(selector)}}
@@ -375,9 +397,116 @@ def pod_template(spec, selector):
         base["spec"]["restartPolicy"] = "Never"
     templates = [substitute_all(json.loads(text), variables) for text in spec.pod_templates]
     merged = merge_pod_templates([base] + templates)
-    merged.setdefault("spec", {}).setdefault("nodeSelector", {}).update(selector)
-    merged.setdefault("metadata", {}).setdefault("labels", {})[APP_LABEL] = spec.name
-    return merged
+    if not isinstance(merged.get("spec"), dict) or not isinstance(merged.get("metadata", {}), dict):
+        return merged  # template_errors names what is wrong; nothing is written
+    merged.setdefault("spec", {}).setdefault("nodeSelector", {})
+    if isinstance(merged["spec"]["nodeSelector"], dict):
+        merged["spec"]["nodeSelector"].update(selector)
+    labels = merged.setdefault("metadata", {}).setdefault("labels", {})
+    if isinstance(labels, dict):
+        labels[APP_LABEL] = spec.name
+    return merged if spec.gpu else _without_gpus(merged)
+
+
+def _string_map_errors(value, where):
+    if not isinstance(value, dict):
+        return ["%s must be a mapping of strings, got %r" % (where, value)]
+    return ["%s.%s must be a string, got %r" % (where, key, item) for key, item in sorted(value.items(), key=str)
+            if not isinstance(item, str)]
+
+
+def _container_errors(container, where):
+    if not isinstance(container, dict):
+        return ["%s must be a mapping (a container), got %r" % (where, container)]
+    errors = dns_label_errors(container.get("name"), "%s.name" % where)
+    if not isinstance(container.get("image"), str) or not container.get("image"):
+        errors.append("%s.image must be a non-empty string, got %r" % (where, container.get("image")))
+    for key in ("command", "args"):
+        value = container.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            errors.append("%s.%s must be a list of strings, got %r" % (where, key, value))
+    env = container.get("env")
+    if env is not None and (not isinstance(env, list) or not all(isinstance(e, dict) and e.get("name")
+                                                               for e in env)):
+        errors.append("%s.env must be a list of {name, value} mappings, got %r" % (where, env))
+    resources = container.get("resources")
+    if resources is not None:
+        if not isinstance(resources, dict):
+            return errors + ["%s.resources must be a mapping, got %r" % (where, resources)]
+        for part in ("requests", "limits"):
+            values = resources.get(part)
+            if values is None:
+                continue
+            if not isinstance(values, dict):
+                errors.append("%s.resources.%s must be a mapping, got %r" % (where, part, values))
+                continue
+            for name, value in sorted(values.items(), key=str):
+                try:
+                    parse_quantity(value)
+                except ValueError as exc:
+                    errors.append("%s.resources.%s.%s: %s" % (where, part, name, exc))
+    return errors
+
+
+def template_errors(template, kind="Deployment"):
+    """What the API server would refuse in a merged pod template, found before anything is written."""
+    if not isinstance(template, dict):
+        return ["the pod template must be a mapping, got %r" % (template,)]
+    errors = []
+    metadata, spec = template.get("metadata", {}), template.get("spec")
+    if not isinstance(metadata, dict):
+        errors.append("pod template metadata must be a mapping, got %r" % (metadata,))
+    elif "labels" in metadata:
+        errors += _string_map_errors(metadata["labels"], "pod template metadata.labels")
+    if not isinstance(spec, dict):
+        return errors + ["pod template spec must be a mapping, got %r" % (spec,)]
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        errors.append("pod template spec.containers must be a non-empty list, got %r" % (containers,))
+        containers = []
+    for part, items in (("containers", containers), ("initContainers", spec.get("initContainers") or [])):
+        if not isinstance(items, list):
+            errors.append("pod template spec.%s must be a list, got %r" % (part, items))
+            continue
+        for index, container in enumerate(items):
+            errors += _container_errors(container, "pod template spec.%s[%d]" % (part, index))
+        names = [c.get("name") for c in items if isinstance(c, dict)]
+        errors += ["pod template spec.%s has two containers named %s" % (part, n)
+                   for n in sorted(set(n for n in names if isinstance(n, str) and names.count(n) > 1))]
+    if "nodeSelector" in spec:
+        errors += _string_map_errors(spec["nodeSelector"], "pod template spec.nodeSelector")
+    tolerations = spec.get("tolerations")
+    if tolerations is not None and (not isinstance(tolerations, list)
+                                    or not all(isinstance(t, dict) for t in tolerations)):
+        errors.append("pod template spec.tolerations must be a list of mappings, got %r" % (tolerations,))
+    for key in ("volumes", "imagePullSecrets"):
+        value = spec.get(key)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
+            errors.append("pod template spec.%s must be a list of mappings, got %r" % (key, value))
+    for key in ("runtimeClassName", "serviceAccountName", "priorityClassName", "schedulerName"):
+        if key in spec and not isinstance(spec[key], str):
+            errors.append("pod template spec.%s must be a string, got %r" % (key, spec[key]))
+    policies = ("OnFailure", "Never") if kind == "Job" else ("Always",)
+    if spec.get("restartPolicy", policies[0]) not in policies:
+        errors.append("pod template spec.restartPolicy %r is not allowed for a %s (%s)"
+                      % (spec.get("restartPolicy"), kind, " or ".join(policies)))
+    return errors
+
+
+def workload_gpu_errors(spec, workload):
+    """The rendered workload is one the server accepts, and each of its pods asks exactly the GPUs the app
+    declares (resources.gpu): the capacity and quota checks count that figure, so a template that sets
+    nvidia.com/gpu or adds a GPU container would run pods nobody counted."""
+    template = workload["spec"]["template"]
+    errors = template_errors(template, spec.kind)
+    if errors:
+        return errors
+    asked = pod_gpu_request(template)
+    if asked != spec.gpu:
+        return ["pod_templates make each pod of %s/%s request %d GPU(s), but resources.gpu is %d: the capacity and "
+                "quota checks count resources.gpu, so set it to %d or take nvidia.com/gpu out of the templates"
+                % (spec.namespace, spec.name, asked, spec.gpu, asked)]
+    return []
 
 
 def render_workload(spec, placement, architecture="AMD64"):

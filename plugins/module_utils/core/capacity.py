@@ -71,9 +71,11 @@ def hardware_allocation(apps):
 
 
 def workload_refs(apps):
-    """status.aiWorkloadRefs: each app once, sorted by namespace then name."""
-    refs = sorted(set((app.namespace, app.name) for app in apps))
-    return [{"name": name, "namespace": namespace} for namespace, name in refs]
+    """status.aiWorkloadRefs: each app once, sorted by namespace then name, with the GPUs it holds (the ledger
+    a concurrent run checks against before its own workload exists)."""
+    refs = dict(((app.namespace, app.name), app) for app in apps)
+    return [{"name": app.name, "namespace": app.namespace, "family": app.family, "gpuCount": app.count,
+             "architecture": app.architecture} for key, app in sorted(refs.items())]
 
 
 def gpu_totals(hardware):

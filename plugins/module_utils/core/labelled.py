@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import pool_row
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
+    node_gpus, pod_gpu_request, pool_row)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
     API_VERSION, MANAGED_BY, dns_label_errors, label_prefix_errors, label_value_errors)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import parse_selector
 
 DEFAULT_POOL = "default"
 DOCUMENT_KIND, DOCUMENT_VERSION = "pool", "v0.1"
@@ -30,6 +32,10 @@ def pool_keys(prefix):
     return prefix + "/pool", prefix + "/gpu-type"
 
 
+NODE_KEYS = ("gpu_type", "gpu-type")
+DOCUMENT_KEYS = ("kind", "version", "pool", "nodes")
+
+
 def parse_pool(name, description="", nodes=None):
     """Module arguments -> PoolSpec. nodes: {node: {gpu_type: T}} (or {gpu-type: T}), or a list of node names
     (e.g. a node selector already resolved), which leaves gpu-type labels alone."""
@@ -40,16 +46,25 @@ def parse_pool(name, description="", nodes=None):
     if isinstance(nodes, (list, tuple)):
         nodes = dict((node, None) for node in nodes)
     if nodes is not None and not isinstance(nodes, dict):
-        errors.append("pool %s: nodes must be a mapping of node name to {gpu_type} or a list of names" % name)
+        errors.append("pool %s: nodes must be a mapping of node name to {gpu_type: TYPE}, got %r" % (name, nodes))
         nodes = {}
     for node in sorted(nodes or {}, key=str):
         body = (nodes or {})[node]
+        if not isinstance(node, str):
+            errors.append("pool %s: node name %r must be a string" % (name, node))
         gpu_type = None
         if body is not None:
             if not isinstance(body, dict):
-                errors.append("pool %s node %s: expected {gpu_type: ...}, got %r" % (name, node, body))
+                errors.append("pool %s node %s: expected {gpu_type: TYPE}, got %r" % (name, node, body))
                 continue
+            unknown = sorted(str(key) for key in body if key not in NODE_KEYS)
+            if unknown:
+                errors.append("pool %s node %s: unknown key %s (the only key is gpu_type)"
+                              % (name, node, ", ".join(unknown)))
             gpu_type = body.get("gpu_type", body.get("gpu-type"))
+            if isinstance(gpu_type, (bool, dict, list)):
+                errors.append("pool %s node %s: gpu_type must be a string, got %r" % (name, node, gpu_type))
+                gpu_type = None
             gpu_type = None if gpu_type is None else str(gpu_type)
             if gpu_type:
                 errors.extend(label_value_errors(gpu_type, "pool %s node %s gpu_type" % (name, node)))
@@ -58,18 +73,46 @@ def parse_pool(name, description="", nodes=None):
     return PoolSpec(name, str(description or ""), tuple(pairs))
 
 
-def parse_pool_document(document):
-    """A gpuctl pool document (kind: pool, version: v0.1, pool: {name, description}, nodes: {...}) -> PoolSpec."""
-    errors = []
+def parse_pool_document(document, source="pool document"):
+    """A gpuctl pool document (kind: pool, version: v0.1, pool: {name, description}, nodes: {...}) -> PoolSpec.
+    source: how messages name the document (e.g. the file it came from)."""
     if not isinstance(document, dict):
-        raise_if(["pool document must be a mapping, got %r" % (document,)])
+        raise_if(["%s must be a mapping (kind: pool, version: v0.1, pool: {name, description}, nodes: {...}), "
+                  "got %s" % (source, "an empty document" if document is None else repr(document)[:80])])
+    errors = ["%s: unknown key %s (known: %s)" % (source, key, ", ".join(DOCUMENT_KEYS))
+              for key in sorted(str(k) for k in document if k not in DOCUMENT_KEYS)]
     if document.get("kind") != DOCUMENT_KIND:
-        errors.append("pool document kind is %r; expected 'pool'" % (document.get("kind"),))
+        errors.append("%s: kind is %r; expected 'pool'" % (source, document.get("kind")))
     if str(document.get("version")) != DOCUMENT_VERSION:
-        errors.append("pool document version is %r; expected 'v0.1'" % (document.get("version"),))
-    pool = document.get("pool") or {}
+        errors.append("%s: version is %r; expected 'v0.1'" % (source, document.get("version")))
+    pool = document.get("pool")
+    if not isinstance(pool, dict):
+        errors.append("%s: pool must be a mapping {name, description}, got %r" % (source, pool))
+        pool = {}
     raise_if(errors)
     return parse_pool(pool.get("name"), pool.get("description", ""), document.get("nodes") or {})
+
+
+def pool_spec_from_params(params):
+    """pool_label options -> PoolSpec: from `definition` (a gpuctl document; `src` is read into it by the caller)
+    or name/description/nodes. None when `node_selector` chooses the nodes: that is resolved against the listed
+    Nodes when planning. state=absent needs only the name."""
+    document = params.get("definition")
+    if document is not None:
+        spec = parse_pool_document(document)
+        if params.get("name") and params["name"] != spec.name:
+            raise_if(["name %s differs from the pool document's name %s" % (params["name"], spec.name)])
+        return spec
+    name = params.get("name")
+    if params.get("state", "present") == "absent":
+        return parse_pool(name, params.get("description") or "")
+    if params.get("node_selector") is not None:
+        parse_selector(params["node_selector"])
+        raise_if(dns_label_errors(name, "pool name"))
+        return None
+    if params.get("nodes") is None:
+        raise_if(["pool %s: state=present needs nodes, node_selector, definition or src" % name])
+    return parse_pool(name, params.get("description") or "", params["nodes"])
 
 
 def _labels(node):
@@ -129,6 +172,39 @@ def pool_members(nodes, name, prefix):
     return [_name(n) for n in member_nodes(nodes, name, prefix)]
 
 
+def workloads_on(pool, nodes, pods, prefix):
+    """Active pods that select the pool and run on its nodes, sorted: what removing the pool would strand."""
+    pool_key = pool_keys(prefix)[0]
+    members = set(pool_members(nodes, pool, prefix))
+    found = [
+        {"namespace": pod["metadata"].get("namespace"), "name": _name(pod), "node": pod["spec"].get("nodeName"),
+         "gpus": pod_gpu_request(pod)}
+        for pod in pods
+        if pod["spec"].get("nodeName") in members
+        and (pod["spec"].get("nodeSelector") or {}).get(pool_key) == pool
+    ]
+    return sorted(found, key=lambda w: (w["namespace"] or "", w["name"]))
+
+
+def describe_pool(name, nodes, pods, prefix, description="", status=None, allocated=0):
+    """The pool as `gpuctl describe pool` shows it: what pool_label and pool_info return."""
+    type_key = pool_keys(prefix)[1]
+    members = member_nodes(nodes, name, prefix)
+    row = pool_row(name, members, pods, allocated)
+    return {
+        "name": name,
+        "description": description,
+        "status": status or row["state"],
+        "gpu_total": row["gpuTotal"],
+        "gpu_used": row["gpuUsed"],
+        "gpu_free": row["gpuFree"],
+        "node_count": row["nodeCount"],
+        "nodes": [{"name": _name(node), "gpu_type": _labels(node).get(type_key, ""), "gpu_count": node_gpus(node)}
+                  for node in members],
+        "workloads": workloads_on(name, nodes, pods, prefix) if name != DEFAULT_POOL else [],
+    }
+
+
 def pool_table(nodes, pods, prefix):
     """`gpuctl get pools`: one row per pool found on the nodes, sorted by name, then the default pool."""
     pool_key = pool_keys(prefix)[0]
@@ -139,22 +215,20 @@ def pool_table(nodes, pods, prefix):
     return [pool_row(name, groups.get(name, []), pods) for name in names]
 
 
-RECORDED_FIELDS = ("gpuAllocated", "hardwareAllocation", "aiWorkloadRefs")
-
-
 def recorded_allocation(status):
-    """The app deployments' part of a Pool status (written by app_deployment), carried over by pool_label."""
+    """The app deployments' part of a Pool status."""
     status = status or {}
     if not status.get("aiWorkloadRefs"):
         return {}
-    return dict((key, status[key]) for key in RECORDED_FIELDS if key in status)
+    return dict((key, status[key]) for key in ("gpuAllocated", "hardwareAllocation", "aiWorkloadRefs")
+                if key in status)
 
 
 def pool_status(row, recorded=None):
-    """Pool .status: the pool table row, plus the app deployments' allocation when any app is placed."""
+    """Pool .status: the pool table row, plus the allocation fields the app deployments recorded."""
     status = {"state": row["state"], "gpuTotal": row["gpuTotal"], "gpuUsed": row["gpuUsed"],
               "gpuFree": row["gpuFree"], "nodeCount": row["nodeCount"]}
-    status.update(recorded_allocation(recorded))
+    status.update(recorded or {})
     return status
 
 

@@ -1,0 +1,230 @@
+"""The fabric spec as one job: every entry validated, then one plan for every kind, in dependency order.
+
+A spec is a mapping whose lists hold module argument dicts (a task's arguments move into the spec by copy). Each
+entry is checked by the same option spec and the same parser as its module; a single-module run is a spec of one
+entry, planned by the same functions. Planning is pure: it takes the objects the run listed (ClusterState) and
+returns the writes that make the cluster match, the per-entry reports and the warnings, or raises FabricError
+with every problem of every entry. Objects the spec declares count as existing for the entries after them, so
+check mode on an empty cluster predicts the whole run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Tuple
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import DEFAULT_LABEL_PREFIX
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import label_prefix_errors
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import validate_options
+
+# spec key -> module (entry kind), in the order the spec is applied
+SECTIONS = (("tenants", "tenant"), ("projects", "project"), ("pools", "pool_label"),
+            ("compute_pools", "compute_pool"), ("apps", "app_deployment"))
+TOP_LEVEL = ("label_prefix",) + tuple(section for section, unused in SECTIONS)
+NAMESPACED = ("compute_pool", "app_deployment")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One spec entry: its kind, where it stands in the spec, its checked options and its parsed spec (the
+    kind's own dataclass; None for state=absent and for pools chosen by node_selector, resolved when planning)."""
+
+    kind: str
+    where: str
+    params: dict
+    spec: object = None
+
+    @property
+    def name(self):
+        return self.params.get("name") or getattr(self.spec, "name", None)
+
+    @property
+    def namespace(self):
+        return self.params.get("namespace") if self.kind in NAMESPACED else None
+
+    @property
+    def present(self):
+        return self.params.get("state", "present") == "present"
+
+    @property
+    def key(self):
+        return (self.namespace or "", self.name)
+
+
+@dataclass(frozen=True)
+class FabricSpec:
+    label_prefix: str
+    entries: Tuple[Entry, ...] = ()
+
+    def of(self, kind):
+        return tuple(entry for entry in self.entries if entry.kind == kind)
+
+    @property
+    def kinds(self):
+        return tuple(sorted(set(entry.kind for entry in self.entries)))
+
+
+def _prefixed(where, errors):
+    return ["%s: %s" % (where, error) if where else error for error in errors]
+
+
+def _parse_spec(kind, params):
+    """The kind's parsed spec for a present entry (the parsers are the modules' own)."""
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import parse_app
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_spec_from_params
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import parse_project, parse_tenant
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+
+    if kind == "pool_label":
+        return pool_spec_from_params(params)
+    if params.get("state", "present") != "present":
+        return None
+    parser = {"tenant": parse_tenant, "project": parse_project, "compute_pool": parse_compute_pool,
+              "app_deployment": parse_app}[kind]
+    return parser(params)
+
+
+def parse_entry(kind, args, where=""):
+    """One module's arguments -> Entry, or FabricError listing every problem (each prefixed with `where`)."""
+    params, errors = validate_options(kind, args, where)
+    if errors:
+        raise FabricError(errors)
+    try:
+        spec = _parse_spec(kind, params)
+    except FabricError as error:
+        raise FabricError(_prefixed(where, error.errors))
+    return Entry(kind, where, params, spec)
+
+
+def _label(args):
+    """' (namespace/name)' of an entry for its place in messages, '' when it names nothing usable."""
+    if not isinstance(args, dict):
+        return ""
+    name = args.get("name")
+    definition = args.get("definition")
+    if not name and isinstance(definition, dict) and isinstance(definition.get("pool"), dict):
+        name = definition["pool"].get("name")
+    if not isinstance(name, str) or not name:
+        return ""
+    namespace = args.get("namespace")
+    return " (%s%s)" % ("%s/" % namespace if isinstance(namespace, str) and namespace else "", name)
+
+
+def parse_fabric(document, label_prefix=None):
+    """A fabric spec (mapping) -> FabricSpec; FabricError listing every problem of every entry, and the
+    cross-entry ones (names declared twice, a node in two pools), before anything is planned.
+
+    `src` of a pool entry must already be read into `definition` (the core reads no files)."""
+    if not isinstance(document, dict):
+        raise FabricError(["the fabric spec must be a mapping with %s; got %r" % (", ".join(TOP_LEVEL), document)])
+    errors = []
+    for key in sorted(k for k in document if k not in TOP_LEVEL):
+        errors.append("unknown top-level key %s (known: %s)" % (key, ", ".join(TOP_LEVEL)))
+    prefix = label_prefix or document.get("label_prefix") or DEFAULT_LABEL_PREFIX
+    errors += label_prefix_errors(prefix)
+    entries = []
+    for section, kind in SECTIONS:
+        items = document.get(section)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            errors.append("%s must be a list of %s entries (module arguments), got %s" % (
+                section, kind, type(items).__name__))
+            continue
+        for index, args in enumerate(items):
+            where = "%s[%d]%s" % (section, index, _label(args))
+            if isinstance(args, dict) and "label_prefix" in args:
+                errors.append("%s: label_prefix is set once, at the top of the spec" % where)
+                args = dict((k, v) for k, v in args.items() if k != "label_prefix")
+            if isinstance(args, dict) and args.get("src") is not None and args.get("definition") is None:
+                errors.append("%s: src %s was not read; apply the spec with the fabric module, which reads it "
+                              "beside the spec" % (where, args["src"]))
+                continue
+            try:
+                entries.append(parse_entry(kind, args, where))
+            except FabricError as error:
+                errors += error.errors
+    raise_if(errors)
+    spec = FabricSpec(prefix, tuple(entries))
+    raise_if(duplicate_errors(spec))
+    return spec
+
+
+def duplicate_errors(spec):
+    """Names declared twice, and a node listed by two pools: what no single entry can tell."""
+    errors = []
+    for kind, what in (("tenant", "tenant"), ("project", "project"), ("pool_label", "pool"),
+                       ("compute_pool", "compute pool"), ("app_deployment", "app")):
+        seen = {}
+        for entry in spec.of(kind):  # compute pools are unique by name alone, across namespaces
+            seen.setdefault(entry.key if kind == "app_deployment" else entry.name, []).append(entry.where)
+        for key, places in sorted(seen.items(), key=lambda item: str(item[0])):
+            if len(places) > 1:
+                shown = "%s/%s" % key if isinstance(key, tuple) else key
+                errors.append("%s %s is declared %d times (%s)%s" % (
+                    what, shown, len(places), ", ".join(places),
+                    "; node labels carry the name only, so compute pool names are unique across namespaces"
+                    if kind == "compute_pool" else ""))
+    owners = {}
+    for entry in spec.of("pool_label"):
+        if entry.present and entry.spec is not None:
+            for node, unused in entry.spec.nodes:
+                owners.setdefault(node, []).append(entry.spec.name)
+    errors += ["node %s is listed by pools %s; a node belongs to one pool" % (node, ", ".join(pools))
+               for node, pools in sorted(owners.items()) if len(pools) > 1]
+    return errors
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a plan needs besides the spec and the cluster: the time (recorded as statusUpdatedAt), the server's
+    word on pool access ({(resource, name, namespace): allowed}), and whether to prune."""
+
+    now: str = ""
+    access: Tuple[Tuple[Tuple[str, str, str], bool], ...] = ()
+    prune: bool = False
+
+    def may_use(self, resource, name, namespace):
+        return dict(self.access).get((resource, name, namespace))
+
+
+@dataclass(frozen=True)
+class FabricPlan:
+    """writes: in the order they are sent; reports: (entry place, kind, what the entry's module returns);
+    waiting: compute-pool steps that wait for hosts to become Healthy."""
+
+    writes: Tuple = ()
+    reports: Tuple[Tuple[str, str, dict], ...] = ()
+    warnings: Tuple[str, ...] = ()
+    waiting: Tuple[str, ...] = ()
+
+    @property
+    def changed(self):
+        return bool(self.writes)
+
+    def report(self, where):
+        for place, unused, body in self.reports:
+            if place == where:
+                return body
+        return None
+
+
+def tagged(write, where):
+    """The write marked as serving one entry (None passes through)."""
+    return None if write is None else replace(write, entry=where)
+
+
+def plan_fabric(spec, state, context=Context()):
+    """The whole plan. Raises FabricError with every problem found; otherwise returns FabricPlan."""
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.planner import Planner
+
+    return Planner(spec, state, context).plan()
+
+
+def single_entry_spec(kind, args, label_prefix):
+    """A spec of one module's arguments: how every per-object module plans."""
+    prefix_errors = label_prefix_errors(label_prefix)
+    raise_if(prefix_errors)
+    return FabricSpec(label_prefix, (parse_entry(kind, args),))
+

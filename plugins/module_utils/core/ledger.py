@@ -1,0 +1,98 @@
+"""The apps each pool and compute pool holds: the allocation ledger.
+
+A pool's status lists its apps with their GPUs (aiWorkloadRefs), and every app workload records where it was
+placed. The ledger starts from both (an app recorded in a status but whose workload is not written yet still
+holds its GPUs, so a concurrent run cannot place over it), then takes the spec's changes: apps placed, moved or
+removed. The status is written, with a resourceVersion precondition, before the workload, so two runs that
+place apps on one pool at once cannot both pass the capacity check: the second one's status write conflicts, it
+reads again and is checked against the first one's record.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
+    AppAllocation, hardware_allocation, workload_refs)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
+    normalise_architecture, normalise_family)
+
+POOL, COMPUTE_POOL = "pool", "compute_pool"
+
+
+def apps_from_refs(status, namespace=None):
+    """AppAllocations recorded in a status's aiWorkloadRefs (entries without gpuCount record nothing)."""
+    found = []
+    for ref in (status or {}).get("aiWorkloadRefs") or ():
+        if ref.get("gpuCount") is None or not ref.get("name"):
+            continue
+        found.append(AppAllocation(str(ref["name"]), str(ref.get("namespace") or namespace or ""),
+                                   normalise_architecture(ref.get("architecture") or "AMD64") or "AMD64",
+                                   normalise_family(ref.get("family") or ""), int(ref["gpuCount"])))
+    return found
+
+
+def recorded(apps):
+    """The allocation fields of a pool or compute pool status: always present, 0 and empty when no app holds
+    GPUs there, so a table shows 0 rather than nothing."""
+    apps = sorted(apps, key=lambda a: (a.namespace, a.name))
+    return {"gpuAllocated": sum(app.count for app in apps), "hardwareAllocation": hardware_allocation(apps),
+            "aiWorkloadRefs": workload_refs(apps)}
+
+
+class Ledger(object):
+    """{target: {(namespace, app): AppAllocation}}; target is (POOL, name, None) or (COMPUTE_POOL, name,
+    namespace)."""
+
+    def __init__(self, state):
+        from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import app_from_workload
+
+        self.books = {}
+        for pool in state.items("Pool"):
+            for app in apps_from_refs(pool.get("status")):
+                self.books.setdefault((POOL, pool["metadata"]["name"], None), {})[(app.namespace, app.name)] = app
+        for cp in state.items("ComputePool"):
+            metadata = cp["metadata"]
+            target = (COMPUTE_POOL, metadata["name"], metadata.get("namespace"))
+            for app in apps_from_refs(cp.get("status"), metadata.get("namespace")):
+                self.books.setdefault(target, {})[(app.namespace, app.name)] = app
+        for kind in ("Deployment", "Job"):
+            for obj in state.items(kind):
+                placed = app_from_workload(obj)
+                if placed is None or placed[0] not in (POOL, COMPUTE_POOL):
+                    continue
+                target_kind, name, app = placed
+                target = (target_kind, name, app.namespace if target_kind == COMPUTE_POOL else None)
+                self.books.setdefault(target, {}).setdefault((app.namespace, app.name), app)
+        self.initial = dict((target, dict(book)) for target, book in self.books.items())
+
+    @staticmethod
+    def target(kind, name, namespace):
+        return kind, name, namespace if kind == COMPUTE_POOL else None
+
+    def apps_on(self, kind, name, namespace=None):
+        book = self.books.get(self.target(kind, name, namespace), {})
+        return sorted(book.values(), key=lambda a: (a.namespace, a.name))
+
+    def apps_in(self, namespace):
+        """Every app held anywhere by a project namespace (its quota counts them)."""
+        found = {}
+        for book in self.books.values():
+            for key, app in book.items():
+                if key[0] == namespace:
+                    found[key] = app
+        return sorted(found.values(), key=lambda a: a.name)
+
+    def where(self, namespace, name):
+        """Targets that hold the app."""
+        return sorted(target for target, book in self.books.items() if (namespace, name) in book)
+
+    def remove(self, namespace, name):
+        for book in self.books.values():
+            book.pop((namespace, name), None)
+
+    def place(self, kind, target_name, app):
+        self.remove(app.namespace, app.name)
+        self.books.setdefault(self.target(kind, target_name, app.namespace), {})[(app.namespace, app.name)] = app
+
+    def changed_targets(self):
+        targets = set(self.books) | set(self.initial)
+        return sorted(t for t in targets if self.books.get(t, {}) != self.initial.get(t, {}))

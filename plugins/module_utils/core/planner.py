@@ -1,0 +1,128 @@
+"""One plan for a whole spec: tenants and projects, labelled pools, compute pools, apps, then the statuses that
+sum them up, in the order the writes must reach the server.
+
+Each kind's planner works on what the cluster will hold once the earlier kinds are applied (a project sees the
+tenants the spec declares, an app sees the compute pool the same run allocates), collects its errors instead of
+stopping at the first, and adds its writes to a phase. Removals run last, apps first and tenants last, so nothing
+is removed while something that depends on it still stands.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import app_from_workload
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Entry, FabricPlan, tagged
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import Ledger
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import validate_options
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps import Apps
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_compute_pools import ComputePools
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_pools import Pools
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import Tenancy, managed
+
+PHASES = ("tenant", "project", "tenant-status", "pool", "pool-labels", "pool-status", "compute-pool",
+          "compute-pool-labels", "compute-pool-status", "workload", "remove-workload", "remove-compute-pool",
+          "remove-pool", "remove-project", "remove-tenant")
+# live kind -> the entry kind that declares it (what prune compares against)
+DECLARED_BY = {"Tenant": "tenant", "Namespace": "project", "Pool": "pool_label", "ComputePool": "compute_pool",
+               "Deployment": "app_deployment", "Job": "app_deployment"}
+
+
+def _key(obj):
+    metadata = obj.get("metadata") or {}
+    return metadata.get("namespace") or None, metadata.get("name")
+
+
+class Planner(object):
+    """Collects writes per phase, per-entry reports, warnings and errors while the kinds are planned."""
+
+    def __init__(self, spec, state, context):
+        self.spec, self.state, self.context = spec, state, context
+        self.prefix = spec.label_prefix
+        self.errors, self.warnings, self.waiting = [], [], []
+        self._writes = dict((phase, []) for phase in PHASES)
+        self._reports = []
+
+    # -- what the kind planners call ---------------------------------------------------------------------------
+
+    def add(self, phase, write, entry=None):
+        if write is not None:
+            self._writes[phase].append(tagged(write, entry.where if entry is not None else ""))
+
+    def report(self, entry, body):
+        self._reports.append((entry.where, entry.kind, body))
+
+    @staticmethod
+    def where(entry, errors):
+        place = entry.where if entry is not None else ""
+        return ["%s: %s" % (place, error) if place else error for error in errors]
+
+    def error(self, entry, message):
+        self.errors.extend(self.where(entry, [message]))
+
+    def _declared(self, kind):
+        return set((e.namespace, e.name) for e in self.spec.of(DECLARED_BY[kind]))
+
+    def pruned_keys(self, kind, live_objects):
+        """(namespace, name) of managed live objects of `kind` that the spec does not name, when pruning."""
+        if not self.context.prune:
+            return []
+        declared = self._declared(kind)
+        return sorted(set(_key(obj) for obj in live_objects if managed(obj) and _key(obj) not in declared),
+                      key=lambda key: (key[0] or "", key[1]))
+
+    def pruned(self, kind, live_objects):
+        return [name for unused, name in self.pruned_keys(kind, live_objects)]
+
+    @staticmethod
+    def pruned_entry(kind, name, namespace=None):
+        """The state=absent entry prune acts as: the same guards, no force."""
+        args = {"name": name, "state": "absent"}
+        if namespace:
+            args["namespace"] = namespace
+        params, unused = validate_options(kind, args)
+        return Entry(kind, "prune %s %s%s" % (kind, "%s/" % namespace if namespace else "", name), params)
+
+    def _live_apps(self):
+        for kind in ("Deployment", "Job"):
+            for obj in self.state.items(kind):
+                placed = app_from_workload(obj)
+                if placed is not None:
+                    yield obj, placed[2]
+
+    def live_apps_in(self, namespace):
+        return [app for unused, app in self._live_apps() if app.namespace == namespace]
+
+    def undeclared_apps_in(self, namespace):
+        """Live apps of a namespace that the spec neither declares nor removes: their GPUs stand as they are."""
+        declared = self._declared("Deployment")
+        return [app for app in self.live_apps_in(namespace) if (app.namespace, app.name) not in declared]
+
+    def app_names_left_in(self, namespace):
+        """namespace/name of the apps a namespace will still hold: live ones not removed, and declared ones."""
+        removed = set((e.namespace, e.name) for e in self.spec.of("app_deployment") if not e.present)
+        removed |= set(self.pruned_keys("Deployment", [obj for obj, unused in self._live_apps()]))
+        names = set((app.namespace, app.name) for app in self.live_apps_in(namespace)) - removed
+        names |= set((e.namespace, e.name) for e in self.spec.of("app_deployment")
+                     if e.present and e.namespace == namespace)
+        return sorted("%s/%s" % key for key in names)
+
+    # -- the plan ----------------------------------------------------------------------------------------------
+
+    def plan(self):
+        tenancy = Tenancy(self)
+        pools = Pools(self)
+        ledger = Ledger(self.state)
+        compute_pools = ComputePools(self, tenancy)
+        apps = Apps(self, tenancy, pools, compute_pools, ledger)
+        tenancy.plan()
+        pools.plan()
+        compute_pools.plan()
+        apps.plan()
+        compute_pools.settle(ledger)
+        pools.finish(ledger)
+        compute_pools.finish(ledger)
+        tenancy.finish()
+        raise_if(self.errors)
+        writes = tuple(write for phase in PHASES for write in self._writes[phase])
+        return FabricPlan(writes, tuple(self._reports), tuple(dict.fromkeys(self.warnings)),
+                          tuple(dict.fromkeys(self.waiting)))
