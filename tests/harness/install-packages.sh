@@ -28,8 +28,8 @@ for pkg in "${packages[@]}"; do
 done
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
-sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
-apt=($sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
+as_root=(); [[ $(id -u) -eq 0 ]] || as_root=(sudo)
+apt=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
 
 for pkg in "${missing[@]}"; do
   if ! known "$pkg"; then
@@ -50,7 +50,7 @@ for pkg in "${missing[@]}"; do
   fi
 done
 
-echo "[packages] installing ${missing[*]} with apt-get (about 30 s; the package's own service start is not needed)"
+echo "[packages] installing ${missing[*]} with apt-get (about 15 s; the package's own service start is not needed)"
 start=$SECONDS
 quiet "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
 echo "[packages] installed ${missing[*]} in $((SECONDS - start)) s"
@@ -59,14 +59,14 @@ for pkg in "${missing[@]}"; do
   if [[ -n $systemd ]]; then
     if [[ ${before[$pkg]} != active ]] && systemctl is-active --quiet "${unit[$pkg]}"; then
       echo "[packages] stopping the ${unit[$pkg]} service the $pkg install started (the harness runs its own)"
-      $sudo systemctl stop "${unit[$pkg]}"
-      $sudo systemctl disable --quiet "${unit[$pkg]}" || true
+      "${as_root[@]}" systemctl stop "${unit[$pkg]}"
+      "${as_root[@]}" systemctl disable --quiet "${unit[$pkg]}" || true
     fi
     continue
   fi
   pid=$(cat "${pidfile[$pkg]}" 2>/dev/null || true)
   if [[ -n $pid && $pid != "${before[$pkg]}" && $(readlink "/proc/$pid/exe" 2>/dev/null) == "${program[$pkg]}" ]]; then
     echo "[packages] stopping ${program[$pkg]} (pid $pid) that the $pkg install started (the harness runs its own)"
-    $sudo kill "$pid"
+    "${as_root[@]}" kill "$pid"
   fi
 done

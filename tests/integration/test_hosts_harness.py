@@ -121,7 +121,7 @@ def test_prometheus_answers_range_queries_with_the_backfilled_values(prometheus)
 
     averages = _query(url, "query_range", query="avg by (Hostname) (DCGM_FI_DEV_GPU_UTIL)",
                       start=end - 840, end=end, step=60)
-    by_host = {row["metric"]["Hostname"]: [float(value) for _, value in row["values"]] for row in averages}
+    by_host = {row["metric"]["Hostname"]: [float(value) for stamp, value in row["values"]] for row in averages}
     ages = range(840, -1, -60)
     assert by_host["node-a"] == [50.0] * len(ages)
     assert by_host["node-b"] == [90.0 if age < busy_since else 10.0 for age in ages]
