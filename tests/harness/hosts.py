@@ -203,7 +203,10 @@ class Hosts:
                      directory=self.state / f"h{index}") for index in range(1, self.count + 1)]
 
     def host(self, name: str) -> Host:
-        return next(host for host in self.hosts if host.name == name)
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(f"no test host {name!r}; hosts are h1..h{self.count}")
 
     @property
     def bridge(self) -> str:
@@ -274,14 +277,34 @@ class Hosts:
         started = time.monotonic()
         say(f"starting {self.count} hosts on {network} (bridge {self.bridge}; about 0.5 s)")
         self.state.mkdir(parents=True, exist_ok=True)
-        record = {"subnet": str(network), "count": self.count, "bridge": self.bridge, "made": [], "pids": {}}
+        # Each thing made is recorded once made, so `down` removes exactly those (a name taken meanwhile by
+        # another set of hosts is never touched).
+        record = {"subnet": str(network), "count": self.count, "made": [], "bridge": "", "namespaces": [],
+                  "pids": {}}
+        self._save(record)
+        try:
+            self._start(record)
+        except BaseException:
+            say("start-up failed; removing what was made")
+            self.down(quiet=True)
+            raise
+        say(f"{self.count} hosts up in {time.monotonic() - started:.1f} s; inventory {self.inventory}; "
+            f"environment: source {self.state / 'env.sh'}")
+        return self.hosts
+
+    def _start(self, record: dict) -> None:
         self._make_shared_dirs(record)
         self._save(record)
         self._make_key()
         _run(["ip", "link", "add", self.bridge, "type", "bridge"])
+        record["bridge"] = self.bridge
+        self._save(record)
         _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge])
         _run(["ip", "link", "set", self.bridge, "up"])
         for host in self.hosts:
+            _run(["ip", "netns", "add", host.namespace])
+            record["namespaces"].append(host.namespace)
+            self._save(record)
             self._make_network(host)
             self._write_host_files(host)
             record["pids"][host.name] = self._start_sshd(host)
@@ -292,25 +315,24 @@ class Hosts:
         self.write_inventory(self.inventory)
         env = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in self.environment.items())
         (self.state / "env.sh").write_text(env)
-        say(f"{self.count} hosts up in {time.monotonic() - started:.1f} s; inventory {self.inventory}; "
-            f"environment: source {self.state / 'env.sh'}")
-        return self.hosts
 
     def down(self, quiet: bool = False) -> None:
-        """Kill every process in the hosts' namespaces, remove namespaces, links and state."""
+        """Kill every process in the hosts' namespaces, remove namespaces, links and state.
+
+        Only what this state folder's record names is touched: another set of hosts is never stopped.
+        """
         record = self._record()
-        tag = _tag(record.get("subnet", self.subnet))
-        ours = {name for name in _namespaces() if name.startswith(f"{tag}-h") and name[len(tag) + 2:].isdigit()}
-        for namespace in sorted(ours):
+        ours = sorted(set(record.get("namespaces", [])) & _namespaces())
+        for namespace in ours:
             killed = _kill_namespace(namespace)
             _run(["ip", "netns", "delete", namespace], check=False)
             if not quiet:
                 say(f"{namespace}: stopped pids {killed}; namespace deleted")
-        for name in sorted(ours):  # the root end of a veth goes with its namespace; this catches a half-made one
+        for name in record.get("namespaces", []):  # a veth's root end (named as its namespace) goes with it
             if _link_exists(name):
                 _run(["ip", "link", "delete", name], check=False)
-        bridge = record.get("bridge", f"{tag}-br")
-        if _link_exists(bridge):
+        bridge = record.get("bridge", "")
+        if bridge and _link_exists(bridge):
             _run(["ip", "link", "delete", bridge])
             if not quiet:
                 say(f"bridge {bridge} deleted")
@@ -352,9 +374,9 @@ class Hosts:
         """Remove what `up` created on the machine, unless another sshd (another set of hosts) still needs it."""
         if not made:
             return
-        if _sshd_pids():
+        if _test_host_sshds():
             if not quiet:
-                say(f"left {', '.join(made)} in place: another sshd still runs")
+                say(f"left {', '.join(made)} in place: another set of test hosts still uses them")
             return
         for path in made:
             try:
@@ -369,8 +391,7 @@ class Hosts:
         (self.state / "cp").mkdir(mode=0o700)
 
     def _make_network(self, host: Host) -> None:
-        """A namespace whose eth0 is one end of a veth pair; the other end is a port of the bridge."""
-        _run(["ip", "netns", "add", host.namespace])
+        """The namespace's eth0 is one end of a veth pair; the other end is a port of the bridge."""
         _run(["ip", "link", "add", host.namespace, "type", "veth", "peer", "name", "eth0", "netns", host.namespace])
         _run(["ip", "link", "set", host.namespace, "master", self.bridge, "up"])
         inside = ["ip", "-n", host.namespace]
@@ -413,7 +434,7 @@ class Hosts:
             if _listening(host.address):
                 return
             if not _alive(pid):
-                tail = (host.directory / "sshd.log").read_text(errors="replace")[-2000:]
+                tail = (host.directory / "sshd.log").read_text(errors="replace")[-2000:] or "(empty)"
                 raise RuntimeError(f"{host.name}: sshd (pid {pid}) exited during start-up; its log:\n{tail}")
             time.sleep(0.05)
         raise RuntimeError(f"{host.name}: sshd not answering on {host.address}:22 after {timeout:.0f} s; "
@@ -459,12 +480,15 @@ def _kill_namespace(namespace: str, grace: float = 5) -> list:
         time.sleep(0.05)
 
 
-def _sshd_pids() -> list:
+def _test_host_sshds() -> list:
+    """sshd processes in a network namespace other than this process's: those of other sets of test hosts."""
+    own = os.readlink("/proc/self/ns/net")
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "exe") == SSHD and _alive(int(entry.name)):
+                if os.readlink(entry / "exe") == SSHD and os.readlink(entry / "ns" / "net") != own \
+                        and _alive(int(entry.name)):
                     pids.append(int(entry.name))
             except OSError:
                 continue

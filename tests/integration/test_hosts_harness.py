@@ -100,6 +100,15 @@ def test_up_is_idempotent_and_down_leaves_no_namespace_bridge_or_sshd(tmp_path):
     assert not hosts.state.exists()
 
 
+def test_a_second_set_on_a_taken_subnet_is_refused_and_the_first_keeps_running(test_hosts, tmp_path):
+    intruder = Hosts(tmp_path / "state", 1, test_hosts.subnet)
+    with pytest.raises(RuntimeError, match=f"bridge {test_hosts.bridge} already exists"):
+        intruder.up()
+    intruder.down(quiet=True)  # names nothing it made, so it stops nothing
+    assert test_hosts.running()
+    assert test_hosts.ssh("h1", "hostname").stdout.strip() == "h1"
+
+
 def _query(url: str, endpoint: str, **params) -> list:
     with urllib.request.urlopen(f"{url}/api/v1/{endpoint}?{urllib.parse.urlencode(params)}", timeout=10) as reply:
         body = json.load(reply)
