@@ -43,7 +43,7 @@ def test_ansible_reaches_every_host_over_ssh_and_sees_its_own_address_and_hostna
         found = facts[host.name]["ansible_facts"]
         assert found["ansible_hostname"] == host.name
         assert found["ansible_default_ipv4"]["address"] == host.address
-        # client address, client port, server address, server port: the module ran in an SSH session to the host
+        # client address, client port, server address, server port: the module ran over an SSH connection to the host
         assert found["ansible_env"]["SSH_CONNECTION"].split()[2:] == [host.address, "22"]
 
 
@@ -82,7 +82,7 @@ def test_up_is_idempotent_and_down_leaves_no_namespace_bridge_or_sshd(tmp_path):
     listeners = {host.name: netns_pids(host.namespace) for host in first}
     assert [host.name for host in hosts.up()] == ["h1", "h2"]
     assert {host.name: netns_pids(host.namespace) for host in first} == listeners  # nothing restarted
-    # A kept-alive SSH session leaves a per-connection sshd child in h1's namespace besides the listener.
+    # A kept-alive SSH connection leaves a per-connection sshd child in h1's namespace besides the listener.
     ansible(hosts, "h1", "ping", "", tmp_path / "ping")
     assert len(netns_pids(first[0].namespace)) > len(listeners["h1"])
     started = [pid for host in first for pid in netns_pids(host.namespace)]
