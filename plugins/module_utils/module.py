@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import DEFAULT_LABEL_PREFIX
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError
-from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import AuthError, connect
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import (
+    AUTH_ENV, PROXY_HEADERS_ENV, AuthError, connect)
 
 try:
     import urllib3  # noqa: F401  pylint: disable=unused-import
@@ -21,40 +22,109 @@ try:
 except ImportError as error:
     IMPORT_ERROR = error
 
+def _env(option, table=AUTH_ENV):
+    """The option's K8S_AUTH_* variables as an argument-spec fallback (client.py holds the one table)."""
+    return (env_fallback, list(table[option]))
+
+
+# kubernetes.core's connection options: same names, aliases and variables; the doc fragment gpufabric.platform.auth
+# describes each as it is here.
 AUTH_ARG_SPEC = dict(
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
-    host=dict(type="str"),
-    api_key=dict(type="str", no_log=True),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
+    kubeconfig=dict(type="raw", fallback=_env("kubeconfig")),
+    context=dict(type="str", fallback=_env("context")),
+    host=dict(type="str", fallback=_env("host")),
+    api_key=dict(type="str", no_log=True, fallback=_env("api_key")),
+    username=dict(type="str", fallback=_env("username")),
+    password=dict(type="str", no_log=True, fallback=_env("password")),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=_env("validate_certs")),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=_env("ca_cert")),
+    client_cert=dict(type="path", aliases=["cert_file"], fallback=_env("client_cert")),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=_env("client_key")),
+    proxy=dict(type="str", fallback=_env("proxy")),
+    no_proxy=dict(type="str", fallback=_env("no_proxy")),
+    proxy_headers=dict(type="dict", apply_defaults=True, options=dict(
+        proxy_basic_auth=dict(type="str", no_log=True, fallback=_env("proxy_basic_auth", PROXY_HEADERS_ENV)),
+        basic_auth=dict(type="str", no_log=True, fallback=_env("basic_auth", PROXY_HEADERS_ENV)),
+        user_agent=dict(type="str", fallback=_env("user_agent", PROXY_HEADERS_ENV)),
+    )),
+    persist_config=dict(type="bool", fallback=_env("persist_config")),
+    impersonate_user=dict(type="str", fallback=_env("impersonate_user")),
+    impersonate_groups=dict(type="list", elements="str", fallback=_env("impersonate_groups")),
 )
+# Keys of a kubeconfig given as a dict whose values are secrets: masked wherever the module prints its arguments.
+KUBECONFIG_SECRETS = ("token", "password", "client-key-data", "access-token", "refresh-token", "id-token",
+                      "client-secret")
 
 # The option documented by the gpufabric.platform.label_prefix doc fragment; ModuleRun reads it.
 LABEL_PREFIX_ARG = dict(type="str", default=DEFAULT_LABEL_PREFIX)
 
 
+def _secrets(kubeconfig):
+    """The secret values inside a kubeconfig given as a dict (a path holds none the module prints)."""
+    found = set()
+    if isinstance(kubeconfig, dict):
+        for key, value in kubeconfig.items():
+            if key in KUBECONFIG_SECRETS and isinstance(value, str) and value:
+                found.add(value)
+            else:
+                found.update(_secrets(value))
+    elif isinstance(kubeconfig, list):
+        for item in kubeconfig:
+            found.update(_secrets(item))
+    return found
+
+
 class GpufabricModule(AnsibleModule):
-    """AnsibleModule with the connection options added and check mode on."""
+    """AnsibleModule with the connection options added and check mode on. What the API servers said along the
+    way (Warning headers, throttling) is reported as module warnings, each once, when the module exits or fails."""
 
     def __init__(self, argument_spec, **kwargs):
         spec = dict(AUTH_ARG_SPEC)
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
+        self._clusters = []
+        self._warned = set()
         super(GpufabricModule, self).__init__(argument_spec=spec, **kwargs)
+        self.no_log_values.update(_secrets(self.params.get("kubeconfig")))
         if IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib(IMPORT_ERROR.name or "urllib3 and PyYAML"),
                            exception=str(IMPORT_ERROR))
         self._cluster = None
 
+    def _log_invocation(self):
+        """Secrets inside a kubeconfig given as a dict are masked before the arguments are first logged."""
+        self.no_log_values.update(_secrets(self.params.get("kubeconfig")))
+        super(GpufabricModule, self)._log_invocation()
+
     @property
     def cluster(self):
         if self._cluster is None:
-            try:
-                self._cluster = Cluster(connect(self.params))
-            except AuthError as error:
-                self.fail_json(msg=str(error))
+            self._cluster = self.open_cluster(self.params)
         return self._cluster
+
+    def open_cluster(self, options):
+        """A Cluster for these connection options: the module's own, or a sub-dict naming a second cluster."""
+        try:
+            cluster = Cluster(connect(options))
+        except AuthError as error:
+            self.fail_json(msg=str(error))
+        self._clusters.append(cluster)
+        return cluster
+
+    def exit_json(self, **kwargs):
+        self._report_warnings()
+        super(GpufabricModule, self).exit_json(**kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        self._report_warnings()
+        super(GpufabricModule, self).fail_json(msg, **kwargs)
+
+    def _report_warnings(self):
+        for cluster in getattr(self, "_clusters", ()):
+            for message in cluster.warnings:
+                if message not in self._warned:
+                    self._warned.add(message)
+                    self.warn(message)
 
     def run(self, body):
         """Call body(); core validation errors and API errors end the run with their message."""

@@ -1,219 +1,232 @@
 # Copyright: gpufabric contributors
 # Apache License 2.0 (see LICENSE)
-"""Reach the API server from the connection options every gpufabric module shares.
+"""Reach the API server from the connection options every gpufabric module shares, the way kubectl does.
 
-The option names and their K8S_AUTH_* environment variables are those of kubernetes.core, so a play that
-already talks to a cluster with kubernetes.core can set the same values once for both collections.
+Option names, aliases and K8S_AUTH_* variables are kubernetes.core's, so a play that already talks to a cluster
+with kubernetes.core sets them once for both collections. A kubeconfig (kubeconfig.py) or the pod's service
+account gives the server and credentials; the options then override them field by field, as kubectl's flags do:
+`host` alone replaces the server of the chosen context and keeps its credentials (and drops its
+tls-server-name), while a host with credentials of its own needs no kubeconfig (kubernetes.core's rule).
 
-A kubeconfig with static credentials (token, token file, client certificate) or an explicit host and api_key is
-read here directly: importing the kubernetes client costs about half a second per task, more than a converged
-run's requests. Kubeconfig users with an exec or auth-provider plugin go through the kubernetes library, which
-implements those plugins and refreshes their tokens.
+Requests do not go through the kubernetes library's generated client: `Cluster` sends plain dicts over urllib3
+with this Connection's server, TLS material, proxy (proxy.py) and headers.
 """
 
 from __future__ import annotations
 
-import atexit
 import base64
 import os
-import tempfile
+import threading
+from urllib.parse import quote, urlsplit
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube import kubeconfig, proxy as proxies
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.kubeconfig import (
+    BASIC_ADVICE, CERT_ADVICE, AuthError, Target)
+
+# option -> environment variables, the first one set wins (kubernetes.core's names; both where it reads two)
 AUTH_ENV = {
-    "kubeconfig": "K8S_AUTH_KUBECONFIG",
-    "context": "K8S_AUTH_CONTEXT",
-    "host": "K8S_AUTH_HOST",
-    "api_key": "K8S_AUTH_API_KEY",
-    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
-    "validate_certs": "K8S_AUTH_VERIFY_SSL",
+    "kubeconfig": ["K8S_AUTH_KUBECONFIG"],
+    "context": ["K8S_AUTH_CONTEXT"],
+    "host": ["K8S_AUTH_HOST"],
+    "api_key": ["K8S_AUTH_API_KEY"],
+    "username": ["K8S_AUTH_USERNAME"],
+    "password": ["K8S_AUTH_PASSWORD"],
+    "validate_certs": ["K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"],
+    "ca_cert": ["K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"],
+    "client_cert": ["K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"],
+    "client_key": ["K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"],
+    "proxy": ["K8S_AUTH_PROXY"],
+    "no_proxy": ["K8S_AUTH_NO_PROXY"],
+    "persist_config": ["K8S_AUTH_PERSIST_CONFIG"],
+    "impersonate_user": ["K8S_AUTH_IMPERSONATE_USER"],
+    "impersonate_groups": ["K8S_AUTH_IMPERSONATE_GROUPS"],
 }
-SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+PROXY_HEADERS_ENV = {
+    "proxy_basic_auth": ["K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH"],
+    "basic_auth": ["K8S_AUTH_PROXY_HEADERS_BASIC_AUTH"],
+    "user_agent": ["K8S_AUTH_PROXY_HEADERS_USER_AGENT"],
+}
+_TRUE = ("1", "true", "yes", "on", "y", "t")
+_FALSE = ("0", "false", "no", "off", "n", "f")
 POOL_SIZE = 8  # the modules send node patches 8 at a time
+SOCKS_SCHEMES = ("socks5", "socks5h", "socks4", "socks4a")
+
+__all__ = ["AUTH_ENV", "PROXY_HEADERS_ENV", "AuthError", "Connection", "connect", "options_with_env"]
 
 
-class AuthError(Exception):
-    """The connection options do not give a usable connection; the message says which option to fix."""
-
-
-def _env_bool(value):
-    return str(value).strip().lower() not in ("0", "false", "no", "off")
-
-
-def resolve_auth(params, environ=None):
-    """Option values, each falling back to its K8S_AUTH_* variable when not given."""
+def options_with_env(params, environ=None):
+    """The options with each unset one taken from its K8S_AUTH_* variable and converted as Ansible converts it:
+    what the argument spec's env fallbacks do for a module, for callers that are not modules."""
     environ = os.environ if environ is None else environ
-    resolved = {}
-    for option, variable in AUTH_ENV.items():
-        value = params.get(option)
-        if value is None and environ.get(variable) not in (None, ""):
+    options = dict(params)
+    for option, variables in AUTH_ENV.items():
+        if options.get(option) is None:
+            options[option] = _from_env(option, variables, environ)
+    headers = dict(options.get("proxy_headers") or {})
+    for key, variables in PROXY_HEADERS_ENV.items():
+        if headers.get(key) is None:
+            headers[key] = _from_env(key, variables, environ)
+    options["proxy_headers"] = headers if any(value is not None for value in headers.values()) else None
+    return options
+
+
+def _from_env(option, variables, environ):
+    for variable in variables:
+        if variable in environ:
             value = environ[variable]
-            if option == "validate_certs":
-                value = _env_bool(value)
-        resolved[option] = value
-    if resolved["validate_certs"] is None:
-        resolved["validate_certs"] = True
-    return resolved
+            if option in ("validate_certs", "persist_config"):
+                if value.strip().lower() not in _TRUE + _FALSE:
+                    raise AuthError("%s=%s is not a boolean; use true or false" % (variable, value))
+                return value.strip().lower() in _TRUE
+            if option == "impersonate_groups":
+                return value.split(",")
+            return value
+    return None
 
 
 class Connection(object):
-    """Base URL, credentials and a pool of TLS connections to one API server."""
+    """Base URL, credentials and a pool of TLS connections to one API server.
 
-    def __init__(self, host, token=None, ca_file=None, ca_data=None, cert_file=None, key_file=None, verify=True,
-                 token_source=None):
+    `authorization` is the Authorization header's value, or a callable giving the current one (plugins refresh
+    it); `identity` and `advice` name whose credentials these are and what to check when the server refuses them.
+    """
+
+    def __init__(self, host, token=None, authorization=None, ca_file=None, cert_file=None, key_file=None,
+                 verify=True, tls_server_name=None, proxy=None, proxy_headers=None, impersonate=None,
+                 identity=None, advice=None):
         import urllib3
 
         self.host = host.rstrip("/")
-        self._token = token
-        self._token_source = token_source  # a callable giving a fresh token (kubernetes library plugins)
+        self.proxy = proxies.redact(proxy) if proxy else None  # for messages
+        self.identity = identity or ("the token given" if token else "no credentials (anonymous)")
+        self.advice = advice or "check the credentials given for this server"
+        self._authorization = authorization or ("Bearer " + token if token else None)
+        self._refresh = threading.Lock()
+        self._impersonation = _impersonation_headers(impersonate or {})
         tls = {"cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE"}
         if verify and ca_file:
             tls["ca_certs"] = ca_file
-        if verify and ca_data:
-            tls["ca_cert_data"] = ca_data
         if cert_file:
             tls["cert_file"], tls["key_file"] = cert_file, key_file
+        if tls_server_name:  # the name sent as SNI and the one the certificate must carry
+            tls["server_hostname"] = tls_server_name
         if not verify:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        self.pool = urllib3.PoolManager(maxsize=POOL_SIZE, **tls)
+        self.pool = _proxy_pool(proxy, proxy_headers, tls) if proxy else urllib3.PoolManager(maxsize=POOL_SIZE,
+                                                                                             **tls)
         # A kept-alive connection the server has closed fails on reuse; resending is safe because every write
         # gpufabric sends is idempotent (server-side apply, label merge patch, delete that accepts 404).
         self.retries = urllib3.Retry(total=3, connect=3, read=2, status=0, other=0, redirect=0,
                                      allowed_methods=None, backoff_factor=0.2, raise_on_status=False)
 
     def headers(self):
-        token = self._token_source() if self._token_source else self._token
-        return {"Authorization": "Bearer " + token} if token else {}
+        """Authorization and impersonation headers (one Impersonate-Group line per group)."""
+        from urllib3._collections import HTTPHeaderDict
+
+        headers = HTTPHeaderDict()
+        authorization = self._authorization
+        if callable(authorization):
+            with self._refresh:  # a plugin runs once even when 8 threads find its token expired together
+                authorization = authorization()
+        if authorization:
+            headers["Authorization"] = authorization
+        for name, value in self._impersonation:
+            headers.add(name, value)
+        return headers
 
 
-def connect(params, environ=None):
-    """A Connection for these options: host + api_key, a kubeconfig (and context), or the pod's service account."""
+def _impersonation_headers(impersonate):
+    pairs = []
+    if impersonate.get("user"):
+        pairs.append(("Impersonate-User", impersonate["user"]))
+    for group in impersonate.get("groups") or ():
+        pairs.append(("Impersonate-Group", group))
+    if impersonate.get("uid"):
+        pairs.append(("Impersonate-Uid", impersonate["uid"]))
+    for key, values in sorted((impersonate.get("extra") or {}).items()):
+        for value in values if isinstance(values, list) else [values]:
+            pairs.append(("Impersonate-Extra-" + quote(key, safe=""), value))
+    return pairs
+
+
+def _proxy_pool(proxy, proxy_headers, tls):
+    """A ProxyManager (a CONNECT tunnel for https) sending the proxy its own headers, or a SOCKS one."""
+    import urllib3
+
+    if urlsplit(proxy).scheme in SOCKS_SCHEMES:  # the SOCKS handshake carries the URL's credentials itself
+        try:
+            from urllib3.contrib.socks import SOCKSProxyManager
+        except ImportError:
+            raise AuthError("proxy %s is a SOCKS proxy, which needs the PySocks library: pip install pysocks"
+                            % proxies.redact(proxy))
+        return SOCKSProxyManager(proxy, maxsize=POOL_SIZE, **tls)
+    return urllib3.ProxyManager(proxy, proxy_headers=proxies.headers(proxy_headers, proxy), maxsize=POOL_SIZE,
+                                **tls)
+
+
+def connect(options, environ=None):
+    """A Connection for these options (their K8S_AUTH_* fallbacks already applied: `options_with_env`).
+
+    `environ` is read only for what kubectl reads: KUBECONFIG, HOME, HTTPS_PROXY / HTTP_PROXY / NO_PROXY and the
+    in-cluster variables.
+    """
     environ = os.environ if environ is None else environ
-    auth = resolve_auth(params, environ)
-    verify = bool(auth["validate_certs"])
-    ca_file = os.path.expanduser(auth["ca_cert"]) if auth["ca_cert"] else None
-    if auth["host"] and auth["api_key"]:
-        return Connection(auth["host"], token=auth["api_key"], ca_file=ca_file, verify=verify)
-    path = _kubeconfig_path(auth["kubeconfig"], environ)
-    if path is None:
-        if auth["context"]:
-            raise AuthError("context %s given but no kubeconfig found; set the kubeconfig option or "
-                            "K8S_AUTH_KUBECONFIG" % auth["context"])
-        return _in_cluster(auth, environ, verify)
-    cluster, user = _kubeconfig_entry(path, auth["context"])
-    if any(key in user for key in ("exec", "auth-provider", "username")):
-        return _through_library(path, auth, verify, ca_file)
-    base = os.path.dirname(path)
-    token = auth["api_key"] or user.get("token") or _read(_relative(base, user.get("tokenFile")))
-    return Connection(
-        auth["host"] or cluster.get("server") or _missing("server", path),
-        token=token,
-        ca_file=ca_file or _relative(base, cluster.get("certificate-authority")),
-        ca_data=None if ca_file else _decode(cluster.get("certificate-authority-data")),
-        cert_file=_relative(base, user.get("client-certificate")) or _temp(user.get("client-certificate-data")),
-        key_file=_relative(base, user.get("client-key")) or _temp(user.get("client-key-data")),
-        verify=verify and not cluster.get("insecure-skip-tls-verify", False),
-    )
+    host = options.get("host")
+    if host and _own_credentials(options):
+        target = Target(host)
+    else:
+        target = kubeconfig.resolve(options, environ)
+        if target is None and host:
+            target = Target(host, "no credentials (anonymous: host given without a kubeconfig)",
+                            "give credentials: api_key, username and password, or client_cert and client_key")
+        if target is None:
+            target = kubeconfig.in_cluster(environ)
+    _override(target, options)
+    return Connection(target.server, authorization=target.authorization, ca_file=target.ca_file,
+                      cert_file=target.cert_file, key_file=target.key_file, verify=target.verify,
+                      tls_server_name=target.tls_server_name,
+                      proxy=proxies.choose(target.server, target.proxy, options.get("no_proxy"), environ),
+                      proxy_headers=options.get("proxy_headers"), impersonate=target.impersonate,
+                      identity=target.identity, advice=target.advice)
 
 
-def _kubeconfig_path(option, environ):
-    if option:
-        path = os.path.expanduser(option)
-        if not os.path.exists(path):
-            raise AuthError("kubeconfig %s does not exist; set the kubeconfig option or K8S_AUTH_KUBECONFIG" % path)
-        return path
-    for candidate in (environ.get("KUBECONFIG") or "").split(os.pathsep) + ["~/.kube/config"]:
-        if candidate and os.path.exists(os.path.expanduser(candidate)):
-            return os.path.expanduser(candidate)
-    return None
+def _own_credentials(options):
+    """Whether the options authenticate without a kubeconfig (kubernetes.core's rule for a given host)."""
+    return bool(options.get("api_key") or (options.get("username") and options.get("password"))
+                or (options.get("client_cert") and options.get("client_key")))
 
 
-def _kubeconfig_entry(path, context):
-    """(cluster, user) mappings of the chosen context."""
-    import yaml
-
-    try:
-        with open(path) as handle:
-            config = yaml.safe_load(handle) or {}
-    except (IOError, OSError, yaml.YAMLError) as error:
-        raise AuthError("cannot read kubeconfig %s: %s" % (path, error))
-
-    def named(section, name):
-        for entry in config.get(section) or ():
-            if entry.get("name") == name:
-                return entry.get(section[:-1]) or {}
-        raise AuthError("kubeconfig %s has no %s named %s" % (path, section[:-1], name))
-
-    context = context or config.get("current-context")
-    if not context:
-        raise AuthError("kubeconfig %s has no current-context; set the context option" % path)
-    chosen = named("contexts", context)
-    return named("clusters", chosen.get("cluster")), named("users", chosen.get("user"))
-
-
-def _in_cluster(auth, environ, verify):
-    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT", "443")
-    token = _read(os.path.join(SERVICE_ACCOUNT, "token"))
-    if not host or token is None:
-        raise AuthError("no kubeconfig (the kubeconfig option, K8S_AUTH_KUBECONFIG, KUBECONFIG or ~/.kube/config) "
-                        "and not running in a pod; say which cluster to use")
-    if ":" in host:
-        host = "[%s]" % host
-    ca_file = auth["ca_cert"] or os.path.join(SERVICE_ACCOUNT, "ca.crt")
-    return Connection("https://%s:%s" % (host, port), token=auth["api_key"] or token, ca_file=ca_file, verify=verify)
-
-
-def _through_library(path, auth, verify, ca_file):
-    """exec and auth-provider plugins: the kubernetes library runs them and refreshes the token when it expires."""
-    try:
-        from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
-    except ImportError:
-        raise AuthError("kubeconfig %s authenticates through a plugin (exec or auth-provider), which needs the "
-                        "kubernetes Python library: pip install kubernetes" % path)
-    configuration = k8s_client.Configuration()
-    try:
-        k8s_config.load_kube_config(config_file=path, context=auth["context"], client_configuration=configuration,
-                                    persist_config=False)
-    except Exception as error:  # the library raises ConfigException, ValueError, TypeError, ...
-        raise AuthError("cannot load kubeconfig %s: %s" % (path, error))
-
-    def token():
-        """The current token; auth_settings() refreshes an expired one (its key name differs across versions)."""
-        value = ((configuration.auth_settings().get("BearerToken") or {}).get("value")) or ""
-        return value[len("Bearer "):] if value.startswith("Bearer ") else value
-
-    return Connection(auth["host"] or configuration.host, token=auth["api_key"],
-                      token_source=None if auth["api_key"] else token,
-                      ca_file=ca_file or configuration.ssl_ca_cert, cert_file=configuration.cert_file,
-                      key_file=configuration.key_file, verify=verify and configuration.verify_ssl)
-
-
-def _relative(base, path):
-    if not path:
-        return None
-    return os.path.join(base, os.path.expanduser(path))
-
-
-def _read(path):
-    if not path or not os.path.exists(path):
-        return None
-    with open(path) as handle:
-        return handle.read().strip()
-
-
-def _decode(data):
-    return base64.b64decode(data).decode("ascii") if data else None
-
-
-def _temp(data):
-    """Client certificate and key data go to private temporary files (the TLS layer reads files), removed at exit."""
-    if not data:
-        return None
-    handle, path = tempfile.mkstemp(prefix="gpufabric-", suffix=".pem")
-    with os.fdopen(handle, "wb") as out:
-        out.write(base64.b64decode(data))
-    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
-    return path
-
-
-def _missing(field, path):
-    raise AuthError("kubeconfig %s: the cluster of the chosen context has no %s" % (path, field))
+def _override(target, options):
+    """The options win over what the kubeconfig or the pod says, field by field, as kubectl's flags do."""
+    if options.get("host"):
+        target.server = options["host"]
+        target.tls_server_name = None  # kubectl: --server drops the kubeconfig's tls-server-name
+    if options.get("ca_cert"):  # a CA of one's own also ends the kubeconfig's insecure-skip-tls-verify
+        target.ca_file, target.verify = os.path.expanduser(options["ca_cert"]), True
+    if options.get("validate_certs") is not None:
+        target.verify = bool(options["validate_certs"])
+    if options.get("client_cert"):
+        target.cert_file = os.path.expanduser(options["client_cert"])
+    if options.get("client_key"):
+        target.key_file = os.path.expanduser(options["client_key"])
+    if options.get("proxy"):
+        target.proxy = options["proxy"]
+    if options.get("impersonate_user"):
+        target.impersonate = dict(target.impersonate, user=options["impersonate_user"])
+    groups = [group.strip() for group in options.get("impersonate_groups") or () if group and group.strip()]
+    if groups:
+        target.impersonate = dict(target.impersonate, groups=groups)
+    source = " (server and TLS from %s)" % target.source if target.source else ""
+    if options.get("api_key"):
+        target.authorization = "Bearer " + options["api_key"]
+        target.identity = "the token of the api_key option" + source
+        target.advice = "check that this token (api_key, K8S_AUTH_API_KEY) is current and was issued for this cluster"
+    elif options.get("username") and options.get("password"):
+        target.authorization = "Basic " + base64.b64encode(
+            ("%s:%s" % (options["username"], options["password"])).encode("utf-8")).decode("ascii")
+        target.identity = "username %s (basic auth, the username and password options)%s" % (
+            options["username"], source)
+        target.advice = BASIC_ADVICE
+    elif options.get("client_cert"):
+        target.identity = "client certificate %s (the client_cert option)%s" % (target.cert_file, source)
+        target.advice = CERT_ADVICE
