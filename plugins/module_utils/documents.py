@@ -9,11 +9,19 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors imp
 
 
 def read_pool_document(path):
-    """The YAML document at `path`; FabricError naming the file when it cannot be read or parsed."""
+    """The YAML mapping at `path`; FabricError naming the file when it cannot be read or parsed, is empty, or
+    is not a mapping (a gpuctl pool document: kind, version, pool, nodes)."""
     import yaml
 
     try:
         with open(path) as handle:
-            return yaml.safe_load(handle)
+            document = yaml.safe_load(handle)
     except (IOError, OSError, yaml.YAMLError) as error:
         raise FabricError(["cannot read pool document %s: %s" % (path, error)])
+    if document is None:
+        raise FabricError(["pool document %s is empty; expected kind: pool, version: v0.1, pool: {name, "
+                           "description}, nodes: {...}" % path])
+    if not isinstance(document, dict):
+        raise FabricError(["pool document %s must be a mapping (kind: pool, version: v0.1, pool, nodes), got a %s"
+                           % (path, type(document).__name__)])
+    return document

@@ -196,41 +196,15 @@ allocation:
   sample: {target: {kind: ComputePool, name: vision-cluster}, gpu_allocated: 12, apps: [vision/llm-serve]}
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.app_deployments import AppDeployer
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
+from ansible_collections.gpufabric.platform.plugins.module_utils.app_deployments import AppDeploymentRunner
 
 
 def main():
-    module = GpufabricModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            namespace=dict(type="str", required=True),
-            pool=dict(type="str"),
-            compute_pool=dict(type="str"),
-            platform=dict(type="str"),
-            kind=dict(type="str", choices=["Deployment", "Job"]),
-            image=dict(type="str"),
-            command=dict(type="list", elements="str"),
-            args=dict(type="list", elements="str"),
-            env=dict(type="dict"),
-            replicas=dict(type="int", default=1),
-            resources=dict(type="dict", options=dict(
-                gpu=dict(type="int"),
-                cpu=dict(type="str"),
-                memory=dict(type="str"),
-                storage=dict(type="str"),
-            )),
-            pod_templates=dict(type="list", elements="dict"),
-            default_variables=dict(type="dict"),
-            resource_validations=dict(type="list", elements="dict"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            force=dict(type="bool", default=False),
-            label_prefix=LABEL_PREFIX_ARG,
-        ),
-        mutually_exclusive=[("pool", "compute_pool")],
-        required_if=[("state", "present", ("pool", "compute_pool"), True), ("state", "present", ("image",))],
-    )
-    module.run(lambda: module.exit_json(**AppDeployer(module).run()))
+    module = GpufabricModule(argument_spec("app_deployment", label_prefix=LABEL_PREFIX_ARG), kind="app_deployment",
+                             **CONSTRAINTS.get("app_deployment", {}))
+    module.run(lambda: module.exit_json(**AppDeploymentRunner(module).run()))
 
 
 if __name__ == "__main__":

@@ -304,55 +304,15 @@ changed_nodes:
   elements: str
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.compute_pools import ComputePoolRun
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
-
-ARCHITECTURES = ["AMD64", "ARM64", "amd64", "arm64"]
+from ansible_collections.gpufabric.platform.plugins.module_utils.compute_pools import ComputePoolRunner
 
 
 def main():
-    module = GpufabricModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            namespace=dict(type="str", required=True),
-            description=dict(type="str"),
-            mode=dict(type="str", default="dedicated", choices=["dedicated", "shared"]),
-            control_plane=dict(type="dict", default={}, options=dict(
-                node_count=dict(type="int", default=1, choices=[1, 3, 5]),
-                single_node_cluster=dict(type="bool", default=False),
-                schedule_workloads=dict(type="bool", default=True),
-                architecture=dict(type="str", default="AMD64", choices=ARCHITECTURES),
-                resource_groups=dict(type="dict"),
-            )),
-            worker_pools=dict(type="list", elements="dict", default=[], options=dict(
-                name=dict(type="str"),
-                architecture=dict(type="str", default="AMD64", choices=ARCHITECTURES),
-                gpu=dict(type="dict", required=True, options=dict(
-                    family=dict(type="str", required=True),
-                    count=dict(type="int", required=True),
-                )),
-                min_worker_nodes=dict(type="int", default=1),
-            )),
-            worker_resource_groups=dict(type="dict"),
-            resource_group_prefix=dict(type="str", default="palette.ai.rg/"),
-            scaling_policy=dict(type="dict", options=dict(
-                name=dict(type="str", required=True),
-                namespace=dict(type="str"),
-            )),
-            autoscale=dict(type="dict", options=dict(
-                samples=dict(type="list", elements="dict", required=True),
-                worker_pool=dict(type="str"),
-                now=dict(type="str"),
-            )),
-            hosts=dict(type="list", elements="dict"),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            force=dict(type="bool", default=False),
-            wait=dict(type="bool", default=False),
-            wait_timeout=dict(type="int", default=600),
-            label_prefix=LABEL_PREFIX_ARG,
-        ),
-    )
-    module.run(lambda: module.exit_json(**ComputePoolRun(module).run()))
+    module = GpufabricModule(argument_spec("compute_pool", label_prefix=LABEL_PREFIX_ARG), kind="compute_pool",
+                             **CONSTRAINTS.get("compute_pool", {}))
+    module.run(lambda: module.exit_json(**ComputePoolRunner(module).run()))
 
 
 if __name__ == "__main__":

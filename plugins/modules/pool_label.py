@@ -141,28 +141,15 @@ workloads:
   sample: [{namespace: research, name: train-0, node: gpu-node-1}]
 """
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
-from ansible_collections.gpufabric.platform.plugins.module_utils.pools import PoolLabeller
+from ansible_collections.gpufabric.platform.plugins.module_utils.pools import PoolLabelRunner
 
 
 def main():
-    module = GpufabricModule(
-        argument_spec=dict(
-            name=dict(type="str"),
-            description=dict(type="str", default=""),
-            nodes=dict(type="dict"),
-            node_selector=dict(type="str"),
-            definition=dict(type="dict"),
-            src=dict(type="path"),
-            overwrite=dict(type="bool", default=False),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            force=dict(type="bool", default=False),
-            label_prefix=LABEL_PREFIX_ARG,
-        ),
-        mutually_exclusive=[("nodes", "node_selector", "definition", "src")],
-        required_one_of=[("name", "definition", "src")],
-    )
-    module.run(lambda: module.exit_json(**PoolLabeller(module).run()))
+    module = GpufabricModule(argument_spec("pool_label", label_prefix=LABEL_PREFIX_ARG), kind="pool_label",
+                             **CONSTRAINTS.get("pool_label", {}))
+    module.run(lambda: module.exit_json(**PoolLabelRunner(module).run()))
 
 
 if __name__ == "__main__":

@@ -172,32 +172,14 @@ removed_objects:
   sample: [Role/pool-access-old-pool]
 """
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 from ansible_collections.gpufabric.platform.plugins.module_utils.projects import ProjectRunner
 
 
 def main():
-    module = GpufabricModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            tenant=dict(type="str"),
-            description=dict(type="str", default=""),
-            gpu_quota=dict(type="dict", default={}),
-            members=dict(type="list", elements="dict", default=[], options=dict(
-                user=dict(type="str"),
-                group=dict(type="str"),
-                role=dict(type="str", required=True, choices=["admin", "editor", "viewer"]),
-            ), mutually_exclusive=[("user", "group")], required_one_of=[("user", "group")]),
-            pool_access=dict(type="list", elements="dict", default=[], options=dict(
-                pool=dict(type="str", required=True),
-                users=dict(type="list", elements="str", default=[]),
-                groups=dict(type="list", elements="str", default=[]),
-            )),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            force=dict(type="bool", default=False),
-            label_prefix=LABEL_PREFIX_ARG,
-        ),
-    )
+    module = GpufabricModule(argument_spec("project", label_prefix=LABEL_PREFIX_ARG), kind="project",
+                             **CONSTRAINTS.get("project", {}))
     module.run(lambda: module.exit_json(**ProjectRunner(module).run()))
 
 

@@ -95,20 +95,14 @@ tenant:
       sample: [nlp, vision]
 """
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG
 from ansible_collections.gpufabric.platform.plugins.module_utils.projects import TenantRunner
 
 
 def main():
-    module = GpufabricModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            gpu_quota=dict(type="dict", default={}),
-            state=dict(type="str", default="present", choices=["present", "absent"]),
-            force=dict(type="bool", default=False),
-            label_prefix=LABEL_PREFIX_ARG,
-        ),
-    )
+    module = GpufabricModule(argument_spec("tenant", label_prefix=LABEL_PREFIX_ARG), kind="tenant",
+                             **CONSTRAINTS.get("tenant", {}))
     module.run(lambda: module.exit_json(**TenantRunner(module).run()))
 
 

@@ -62,7 +62,8 @@ def test_four_pool_design_from_gpuctl_documents(kubeconfig, core_v1, custom_obje
                     "compute-pool": (0, 0, 2)}
     training = pool_object(custom_objects, "training-pool")
     assert training["spec"]["description"] == "Large model training (high-end GPUs)"
-    assert training["status"] == {"state": "active", "gpuTotal": 16, "gpuUsed": 0, "gpuFree": 16, "nodeCount": 2}
+    assert training["status"] == {"state": "active", "gpuTotal": 16, "gpuUsed": 0, "gpuFree": 16, "nodeCount": 2,
+                                  "gpuAllocated": 0, "hardwareAllocation": [], "aiWorkloadRefs": []}
 
     writes.start()
     again = [run_module("pool_label", {"src": str(POOLS / f"{pool}.yaml")}, kubeconfig) for pool in four_pools]
@@ -142,13 +143,13 @@ def test_check_mode_writes_nothing_and_predicts_the_real_run(kubeconfig, core_v1
     assert writes.count() == 0, writes.describe()
     assert len(writes.dry_runs()) >= 3  # the Pool and two node patches, sent as server-side dry runs
     assert predicted["changed"] and predicted["changed_nodes"] == sorted(nodes[:2])
-    assert predicted["diff"]["after"]["nodes"][nodes[0]] == {f"{PREFIX}/gpu-type": "A100-100G",
-                                                             f"{PREFIX}/pool": "chk"}
+    assert predicted["diff"]["after"][f"Node/{nodes[0]}"] == {"labels": {f"{PREFIX}/gpu-type": "A100-100G",
+                                                                         f"{PREFIX}/pool": "chk"}}
     assert labels(core_v1, nodes[0]).get(f"{PREFIX}/pool") is None
 
     real = run_module("pool_label", args, kubeconfig, diff=True)
     assert real["changed_nodes"] == predicted["changed_nodes"]
-    assert real["diff"]["after"]["nodes"] == predicted["diff"]["after"]["nodes"]
+    assert real["diff"] == predicted["diff"]
     assert real["pool"] == predicted["pool"]
 
     writes.start()
@@ -161,7 +162,7 @@ def test_membership_is_declarative(kubeconfig, core_v1, nodes):
     shrunk = run_module("pool_label", {"name": "decl", "nodes": {nodes[0]: {"gpu_type": "A100"}}}, kubeconfig,
                         diff=True)
     assert shrunk["changed_nodes"] == sorted(nodes[1:])
-    assert shrunk["diff"]["after"]["nodes"][nodes[1]] == {}
+    assert shrunk["diff"]["after"][f"Node/{nodes[1]}"] == {"labels": {}}
     assert f"{PREFIX}/pool" not in labels(core_v1, nodes[1])
     assert shrunk["pool"]["node_count"] == 1
 

@@ -1,0 +1,214 @@
+# Copyright: gpufabric contributors
+# Apache License 2.0 (see LICENSE)
+"""Send a plan's writes: permissions checked and objects dry-run first, then each write in order.
+
+Before the first write: one SelfSubjectAccessReview per distinct permission the writes need (cluster-wide first,
+per namespace only where that is refused), and a server-side dry run of every object to be applied where its
+namespace exists, so what the server would refuse is found while nothing is written yet. Then the writes, node
+label patches side by side. A status is written with the resourceVersion it was computed from, so a concurrent
+writer makes it fail with Conflict (the caller reads again and plans again) instead of being overwritten.
+In check mode every request is a dry run; a write the server cannot dry-run (its namespace or object is created
+earlier in the same run) is reported from the plan as it is.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import APPLY, DELETE, LABELS, STATUS
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import (
+    FIELD_MANAGER, PATCH_THREADS, RESOURCES, KubeError, path_for)
+
+DRY_RUN = {"dryRun": "All"}
+
+
+class WriteError(KubeError):
+    """A write failed. `done`: the writes that had already gone through, which the message lists."""
+
+    def __init__(self, message, status=None, done=()):
+        super(WriteError, self).__init__(message, status)
+        self.done = list(done)
+
+
+class Conflict(WriteError):
+    """A status write found the object changed since it was read: read again and plan again."""
+
+
+def _group(kind):
+    api_version = RESOURCES[kind][0]
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def permissions(writes):
+    """{(verb, group, resource, subresource, namespace): [write keys]} the writes need."""
+    needed = {}
+    for write in writes:
+        resource = RESOURCES[write.kind][1]
+        namespace = write.namespace or ""
+        verbs = {APPLY: ["patch"] + (["create"] if write.creates else []), STATUS: ["patch"], LABELS: ["patch"],
+                 DELETE: ["delete"]}[write.action]
+        subresource = "status" if write.action == STATUS else ""
+        for verb in verbs:
+            needed.setdefault((verb, _group(write.kind), resource, subresource, namespace), []).append(write.key)
+    return needed
+
+
+def may(cluster, verb, group, resource, subresource="", namespace="", name=""):
+    """Whether the caller may do this (a SelfSubjectAccessReview: the API server's own authorizer answers)."""
+    attributes = {"verb": verb, "group": group, "resource": resource}
+    for key, value in (("subresource", subresource), ("namespace", namespace), ("name", name)):
+        if value:
+            attributes[key] = value
+    body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes}}
+    # A review stores nothing; sent as a dry run, the audit log shows it as what it is.
+    review = cluster.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=body,
+                             query=DRY_RUN) or {}
+    return bool((review.get("status") or {}).get("allowed"))
+
+
+def check_permissions(cluster, writes, identity):
+    """Raise KubeError naming every permission `identity` lacks for these writes, before any is sent."""
+    needed = permissions(writes)
+    if not needed:
+        return
+    cluster_wide = sorted(set(key[:4] for key in needed))
+    with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(cluster_wide))) as pool:
+        granted = dict(zip(cluster_wide, pool.map(lambda k: may(cluster, *k),
+                                                  cluster_wide)))
+    per_namespace = sorted(key for key in needed if key[4] and not granted[key[:4]])
+    if per_namespace:
+        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(per_namespace))) as pool:
+            answers = dict(zip(per_namespace, pool.map(lambda k: may(cluster, *k), per_namespace)))
+    else:
+        answers = {}
+    missing = []
+    for key in sorted(needed):
+        allowed = granted[key[:4]] or (answers.get(key) if key[4] else False)
+        if allowed:
+            continue
+        verb, group, resource, subresource, namespace = key
+        what = "%s%s%s" % (resource, "/" + subresource if subresource else "", "." + group if group else "")
+        keys = needed[key]
+        missing.append("%s %s%s (needed for %s%s)" % (
+            verb, what, " in namespace %s" % namespace if namespace else " (cluster-wide)",
+            ", ".join(keys[:3]), " and %d more" % (len(keys) - 3) if len(keys) > 3 else ""))
+    if missing:
+        raise KubeError("%s may not do what this run must write; nothing was written. Missing permission(s): %s. "
+                        "Grant them (the gpufabric-operator ClusterRole holds them all) or run as another identity"
+                        % (identity, "; ".join(missing)), 403)
+
+
+def _path(write, subresource=None):
+    return path_for(write.kind, write.name, write.namespace, subresource)
+
+
+def _can_dry_run(write, namespaces):
+    """Whether the server can dry-run this write: its namespace (and, for a status, its object) exist before
+    the run. What a dry run "creates" is not there for the next dry run."""
+    if write.namespace and namespaces is not None and write.namespace not in namespaces:
+        return False
+    return not (write.action == STATUS and write.live is None)
+
+
+def _send_one(cluster, write, check_mode, versions):
+    query = dict(DRY_RUN) if check_mode else {}
+    if write.action == APPLY:
+        query.update({"fieldManager": FIELD_MANAGER, "force": "true"})
+        return cluster.request("PATCH", _path(write), body=write.body, query=query,
+                               content_type="application/apply-patch+yaml")
+    if write.action == STATUS:
+        body = dict(write.body, metadata=dict(write.body["metadata"]))
+        version = versions.get((write.kind, write.namespace, write.name)) or \
+            ((write.live or {}).get("metadata") or {}).get("resourceVersion")
+        if version:
+            body["metadata"]["resourceVersion"] = version
+        query.update({"fieldManager": FIELD_MANAGER, "force": "true"})
+        try:
+            return cluster.request("PATCH", _path(write, "status"), body=body, query=query,
+                                   content_type="application/apply-patch+yaml")
+        except KubeError as error:
+            if error.status == 409:
+                raise Conflict("%s changed since it was read (%s)" % (write.key, error), 409)
+            raise
+    if write.action == LABELS:
+        return cluster.request("PATCH", _path(write), body={"metadata": {"labels": write.body}},
+                               query=query or None, content_type="application/merge-patch+json")
+    try:
+        return cluster.request("DELETE", _path(write), query=query or None)
+    except KubeError as error:
+        if error.status == 404:
+            return None
+        raise
+
+
+def dry_run_objects(cluster, writes, namespaces):
+    """Every object to apply, dry-run where the server can: its word on the whole plan before the first write."""
+    for write in writes:
+        if write.action == APPLY and _can_dry_run(write, namespaces):
+            try:
+                _send_one(cluster, write, True, {})
+            except KubeError as error:
+                raise KubeError("the API server refuses %s: %s; nothing was written" % (write.key, error),
+                                error.status)
+
+
+def send(cluster, writes, check_mode=False, namespaces=None):
+    """Send the writes in order; returns [(write, object or status as the server returned it, or None)].
+
+    namespaces: the namespaces that exist before the run (None: unknown, every write is tried). Raises WriteError
+    (or Conflict) naming the failed write and every write already done."""
+    done, results, versions = [], [], {}
+    index = 0
+    writes = list(writes)
+    while index < len(writes):
+        write = writes[index]
+        if write.action == LABELS:
+            batch = [write]
+            while index + len(batch) < len(writes) and writes[index + len(batch)].action == LABELS:
+                batch.append(writes[index + len(batch)])
+            _send_labels(cluster, batch, check_mode, done, results)
+            index += len(batch)
+            continue
+        if check_mode and not _can_dry_run(write, namespaces):
+            results.append((write, None))
+        else:
+            try:
+                returned = _send_one(cluster, write, check_mode, versions)
+            except Conflict as error:
+                raise Conflict(str(error), 409, done)
+            except KubeError as error:
+                raise WriteError(_failure(write, error, done), error.status, done)
+            version = ((returned or {}).get("metadata") or {}).get("resourceVersion")
+            if version and not check_mode:
+                versions[(write.kind, write.namespace, write.name)] = version
+            results.append((write, returned))
+            done.append(write)
+        index += 1
+    return results
+
+
+def _send_labels(cluster, batch, check_mode, done, results):
+    def patch(write):
+        try:
+            return write, _send_one(cluster, write, check_mode, {}), None
+        except KubeError as error:
+            return write, None, error
+
+    with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(batch))) as pool:
+        outcomes = list(pool.map(patch, batch))
+    failed = [(write, error) for write, unused, error in outcomes if error is not None]
+    for write, returned, error in outcomes:
+        if error is None:
+            done.append(write)
+            results.append((write, returned))
+    if failed:
+        write, error = failed[0]
+        raise WriteError(_failure(write, error, done, len(failed)), error.status, done)
+
+
+def _failure(write, error, done, failed=1):
+    already = ", ".join(w.key for w in done[:10]) + (" and %d more" % (len(done) - 10) if len(done) > 10 else "")
+    return "writing %s failed%s: %s. Already written: %s. Run again once the cause is fixed: writes that went " \
+           "through are not repeated" % (write.key, " (and %d more)" % (failed - 1) if failed > 1 else "", error,
+                                         already or "nothing")

@@ -1,0 +1,160 @@
+# Copyright: gpufabric contributors
+# Apache License 2.0 (see LICENSE)
+"""Read, plan, send: the one run every writing module and the fabric module share.
+
+The kinds the spec needs are listed once each, the core plans the whole spec, and the writes go out only where
+something differs. A status write that finds its object changed by someone else makes the run read and plan
+again (a bounded number of times); a write that fails says what had already been written, and the run reports
+changed when anything was.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Context, plan_fabric
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps import access_questions
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import kinds_for
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import APPLY, DELETE, diff_of
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import (
+    Conflict, check_permissions, dry_run_objects, may, send)
+
+REPLANS = 5  # reads and plans after a conflicting concurrent write, before giving up
+
+
+def utc_now():
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _namespaces(state):
+    if "Namespace" not in state.read:
+        return None
+    return set(obj["metadata"]["name"] for obj in state.items("Namespace"))
+
+
+class FabricRun(object):
+    """One run of a spec against the cluster a module addresses."""
+
+    def __init__(self, module, spec, prune=False):
+        self.module, self.spec, self.prune = module, spec, prune
+        self.cluster = module.cluster
+        self.check_mode = module.check_mode
+        self.done = []       # writes that went through in earlier, conflicting attempts
+        self.plan = None
+        self.state = None
+
+    def identity(self):
+        describe = getattr(self.cluster.connection, "describe", None)
+        return describe() if callable(describe) else "the identity at %s" % self.cluster.connection.host
+
+    def _plan(self):
+        self.state = read_state(self.cluster, kinds_for(self.spec.kinds))
+        access = tuple(((question, self._may_use(*question)) for question in
+                        access_questions(self.spec, self.state, self.spec.label_prefix)))
+        return plan_fabric(self.spec, self.state, Context(now=utc_now(), access=access, prune=self.prune))
+
+    def _may_use(self, resource, name, namespace):
+        return may(self.cluster, "use", "gpufabric.io", resource, namespace=namespace, name=name)
+
+    def run(self):
+        """Plan and send; returns the plan that was carried out (FabricError / KubeError raise)."""
+        for attempt in range(REPLANS):
+            self.plan = self._plan()
+            writes = self.plan.writes
+            if writes:
+                check_permissions(self.cluster, writes, self.identity())
+                if not self.check_mode:
+                    dry_run_objects(self.cluster, writes, _namespaces(self.state))
+            try:
+                send(self.cluster, writes, self.check_mode, _namespaces(self.state))
+            except Conflict as conflict:
+                self.done.extend(conflict.done)
+                if attempt == REPLANS - 1:
+                    raise
+                continue
+            return self.plan
+        return self.plan
+
+    @property
+    def changed(self):
+        return bool(self.done) or bool(self.plan and self.plan.writes)
+
+    def writes_of(self, entry):
+        return [write for write in self.plan.writes if write.entry == entry.where]
+
+    def diff(self, writes=None):
+        """{"before": {key: ...}, "after": {key: ...}} of the writes, as check mode and the real run both show it."""
+        before, after = {}, {}
+        for write in self.plan.writes if writes is None else writes:
+            old, new = diff_of(write, self.spec.label_prefix)
+            key = write.key if write.action != "labels" else "Node/%s" % write.name
+            before.setdefault(key, old)
+            if key in after and isinstance(after[key], dict) and isinstance(new, dict) and "labels" in new:
+                merged = dict(after[key]["labels"])
+                merged.update(new["labels"])
+                new = {"labels": dict((k, v) for k, v in sorted(merged.items()) if v is not None)}
+            after[key] = new
+        return {"before": before, "after": after}
+
+    def summary(self):
+        """Per kind: what was created, changed, removed, and the declared objects left alone."""
+        kinds = {}
+        touched = set()
+        for write in self.plan.writes:
+            row = kinds.setdefault(write.kind, {"created": [], "changed": [], "removed": [], "unchanged": []})
+            name = "%s/%s" % (write.namespace, write.name) if write.namespace else write.name
+            touched.add((write.kind, name))
+            bucket = "removed" if write.action == DELETE else ("created" if write.action == APPLY and write.creates
+                                                               else "changed")
+            if name not in row[bucket] and not (bucket == "changed" and name in row["created"]):
+                row[bucket].append(name)
+        for entry in self.spec.entries:
+            kind = ENTRY_KINDS[entry.kind]
+            name = "%s/%s" % (entry.namespace, entry.name) if entry.namespace else entry.name
+            if entry.present and (kind, name) not in touched and name:
+                kinds.setdefault(kind, {"created": [], "changed": [], "removed": [], "unchanged": []})[
+                    "unchanged"].append(name)
+        return dict((kind, dict((bucket, sorted(names)) for bucket, names in row.items()))
+                    for kind, row in sorted(kinds.items()))
+
+
+ENTRY_KINDS = {"tenant": "Tenant", "project": "Namespace", "pool_label": "Pool", "compute_pool": "ComputePool",
+               "app_deployment": "Deployment"}
+
+
+
+class EntryRunner(object):
+    """A per-object module's run: its arguments as a spec of one entry, planned and sent like a fabric.
+    Subclasses name the kind and shape the entry's report into the module's return values."""
+
+    kind = None
+
+    def __init__(self, module):
+        from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import single_entry_spec
+        from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import OPTIONS
+
+        self.module = module
+        self.params = module.params
+        args = self.arguments(dict((key, module.params.get(key)) for key in OPTIONS[self.kind]))
+        self.spec = single_entry_spec(self.kind, args, module.params["label_prefix"])
+        self.entry = self.spec.entries[0]
+        self.fabric = None
+
+    def run(self):
+        self.fabric = FabricRun(self.module, self.spec)
+        plan = self.fabric.run()
+        for warning in plan.warnings:
+            self.module.warn(warning)
+        result = dict(self.shape(plan.report(self.entry.where) or {}), changed=self.fabric.changed)
+        if self.module._diff:
+            result["diff"] = self.fabric.diff()
+        return result
+
+    def arguments(self, args):
+        """The entry's arguments from the module's (a module may read what the core cannot, e.g. a file)."""
+        return args
+
+    def shape(self, report):
+        """The module's return values from the entry's report (as it is, unless a module says otherwise)."""
+        return dict(report)
