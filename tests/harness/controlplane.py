@@ -88,15 +88,21 @@ def free_port(taken=()) -> int:
             return port
 
 
-def port_free(port: int) -> bool:
-    """Nothing listens on the port. SO_REUSEADDR as Go's listeners set it, so TIME_WAIT does not count."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def port_free(port: int, patience: float = 3) -> bool:
+    """The port can be listened on again. SO_REUSEADDR as Go's listeners set it, so TIME_WAIT does not count;
+    a killed server's connections still closing (FIN-WAIT-1) hold the port for up to a second or so, hence
+    the patience."""
+    deadline = time.monotonic() + patience
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+        time.sleep(0.1)
 
 
 def alive(pid: int, binary: str) -> bool:
