@@ -61,6 +61,19 @@ def gpu_nodes(core_v1):
         core_v1.delete_node(name)
 
 
+def test_created_nodes_lose_the_not_ready_taint_and_stay_ready(core_v1):
+    create_node(core_v1, "fresh-node", gpu_product=PRODUCT, gpus=2)
+    deadline = time.monotonic() + 30
+    try:
+        while core_v1.read_node("fresh-node").spec.taints:  # node.kubernetes.io/not-ready:NoSchedule at creation
+            assert time.monotonic() < deadline, f"taints still {core_v1.read_node('fresh-node').spec.taints}"
+            time.sleep(0.1)
+        node = core_v1.read_node("fresh-node")
+        assert [(c.type, c.status) for c in node.status.conditions] == [("Ready", "True")]
+    finally:
+        core_v1.delete_node("fresh-node")
+
+
 def test_namespace_with_objects_is_deleted_and_gone(core_v1, custom_objects):
     name = "doomed"
     ensure_namespace(core_v1, name)
