@@ -37,7 +37,7 @@ options:
     type: str
   username:
     description:
-      - User name for HTTP basic authentication, sent with O(password) as C(Authorization: Basic).
+      - "User name for HTTP basic authentication, sent with O(password) as C(Authorization: Basic)."
       - Only API servers configured to accept basic authentication take it; Kubernetes itself removed it in 1.19.
       - Can also be set with E(K8S_AUTH_USERNAME).
     type: str

@@ -155,10 +155,12 @@ def _proxy_pool(proxy, proxy_headers, tls):
 
     if urlsplit(proxy).scheme in SOCKS_SCHEMES:  # the SOCKS handshake carries the URL's credentials itself
         try:
-            from urllib3.contrib.socks import SOCKSProxyManager
+            import socks  # noqa: F401  pylint: disable=unused-import  # PySocks, which urllib3 needs for SOCKS
         except ImportError:
             raise AuthError("proxy %s is a SOCKS proxy, which needs the PySocks library: pip install pysocks"
                             % proxies.redact(proxy))
+        from urllib3.contrib.socks import SOCKSProxyManager
+
         return SOCKSProxyManager(proxy, maxsize=POOL_SIZE, **tls)
     return urllib3.ProxyManager(proxy, proxy_headers=proxies.headers(proxy_headers, proxy), maxsize=POOL_SIZE,
                                 **tls)
