@@ -65,10 +65,6 @@ class Fleet:
             raise RuntimeError("; ".join(f"{name} failed to start: {error}" for name, error in failed.items())
                                + "\nThe other clusters keep running; `make cluster-down` stops them all.")
         self._write_kubeconfig()
-        others = [plane.name for plane in self.all_spokes() if plane not in self.spokes]
-        if others:
-            say(f"{', '.join(others)} also run from an earlier start (not in this fleet's kubeconfig; "
-                f"`make cluster-down` stops them)")
         say(f"{len(self.clusters)} cluster(s) ready in {time.monotonic() - started:.1f} s; kubeconfig "
             f"{self.kubeconfig} (contexts <cluster>-<identity>: {', '.join(p.name for p in self.clusters)} x "
             f"{', '.join(IDENTITIES)})")
@@ -108,7 +104,11 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--spokes", type=int, default=0, help="number of spoke clusters beside the hub (default 0)")
     parser.add_argument("--state", default=str(REPO / ".cluster"), help="state folder (default: .cluster)")
     args = parser.parse_args(argv)
-    fleet = Fleet.at(Path(args.state).resolve(), args.spokes)
+    state = Path(args.state).resolve()
+    earlier = len(Fleet.at(state).all_spokes())
+    if args.action == "up" and earlier > args.spokes:
+        say(f"{earlier} spokes were started before: keeping them in the fleet (`make cluster-down` removes them)")
+    fleet = Fleet.at(state, max(args.spokes, earlier))
     if args.action == "up":
         fleet.up()
     elif args.action == "down":
