@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, _load_params, env_fallback, missing_required_lib
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import DEFAULT_LABEL_PREFIX
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import validate_options
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import WriteError
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client import (
     AUTH_ENV, PROXY_HEADERS_ENV, AuthError, connect)
 
@@ -21,6 +24,7 @@ try:
     IMPORT_ERROR = None
 except ImportError as error:
     IMPORT_ERROR = error
+
 
 def _env(option, table=AUTH_ENV):
     """The option's K8S_AUTH_* variables as an argument-spec fallback (client.py holds the one table)."""
@@ -78,14 +82,23 @@ class GpufabricModule(AnsibleModule):
     """AnsibleModule with the connection options added and check mode on. What the API servers said along the
     way (Warning headers, throttling) is reported as module warnings, each once, when the module exits or fails."""
 
-    def __init__(self, argument_spec, **kwargs):
+    def __init__(self, argument_spec, kind=None, **kwargs):
+        """kind: the module whose options the core checks (core.options) before AnsibleModule does, so a module
+        task and the same entry in a fabric spec fail with the same message naming the option and the value."""
         spec = dict(AUTH_ARG_SPEC)
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
         self._clusters = []
         self._warned = set()
+        errors = _option_errors(kind, spec) if kind else []
+        if errors:
+            kwargs = dict(supports_check_mode=True)
+            spec = dict((key, AUTH_ARG_SPEC.get(key, dict(type="raw"))) for key in _load_params()
+                        if not key.startswith("_ansible"))
         super(GpufabricModule, self).__init__(argument_spec=spec, **kwargs)
         self.no_log_values.update(_secrets(self.params.get("kubeconfig")))
+        if errors:
+            self.fail_json(msg="\n".join(errors), errors=errors, changed=False)
         if IMPORT_ERROR is not None:
             self.fail_json(msg=missing_required_lib(IMPORT_ERROR.name or "urllib3 and PyYAML"),
                            exception=str(IMPORT_ERROR))
@@ -127,15 +140,37 @@ class GpufabricModule(AnsibleModule):
                     self.warn(message)
 
     def run(self, body):
-        """Call body(); core validation errors and API errors end the run with their message."""
-        from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
-
+        """Call body(); core validation errors, API errors and anything unexpected end the run with a message
+        naming the module and the object (a write that failed midway says what was already written)."""
         try:
             body()
         except FabricError as error:
             self.fail_json(msg=str(error), errors=list(error.errors), changed=False)
+        except WriteError as error:
+            self.fail_json(msg=str(error), status=error.status, changed=bool(error.done),
+                           written=[write.key for write in error.done])
         except KubeError as error:
-            self.fail_json(msg=str(error), status=error.status, exception=traceback.format_exc())
+            self.fail_json(msg=str(error), status=error.status, changed=False)
+        except Exception as error:  # pylint: disable=broad-except  # a bug must still name what it was doing
+            self.fail_json(msg="%s failed on %s: %s: %s (please report this with the task's arguments)"
+                           % (self._name, self._object_name(), type(error).__name__, error),
+                           exception=traceback.format_exc(), changed=False)
+
+    def _object_name(self):
+        params = self.params or {}
+        name = params.get("name") or "its input"
+        return "%s/%s" % (params["namespace"], name) if params.get("namespace") else str(name)
+
+
+def _option_errors(kind, spec):
+    """The core's verdict on the module's own options (connection options and label_prefix aside)."""
+    params = dict((key, value) for key, value in _load_params().items()
+                  if not key.startswith("_ansible") and key != "label_prefix" and key not in _AUTH_KEYS)
+    return validate_options(kind, params)[1]
+
+
+_AUTH_KEYS = frozenset(list(AUTH_ARG_SPEC) + [alias for option in AUTH_ARG_SPEC.values()
+                                              for alias in option.get("aliases", ())])
 
 
 class ModuleRun(object):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
     DEFAULT_POOL, describe_pool, pool_table)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import apps_from_refs
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import POOL, Ledger
 from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
 from ansible_collections.gpufabric.platform.plugins.module_utils.runner import EntryRunner
@@ -27,13 +27,14 @@ class PoolLabelRunner(EntryRunner):
 
 def pool_report(cluster, name, prefix):
     """pool_info: every pool found on the nodes (and every Pool object), or one, with its nodes and workloads."""
-    state = read_state(cluster, ("Node", "Pod", "Pool"))
+    state = read_state(cluster, ("Node", "Pod", "Pool", "Deployment", "Job"))
     nodes, pods = state.items("Node"), state.items("Pod")
     pools = dict((pool["metadata"]["name"], pool) for pool in state.items("Pool"))
+    ledger = Ledger(state)
     names = [row["name"] for row in pool_table(nodes, pods, prefix)]
     names = sorted(set(names) | set(pools), key=lambda n: (n == DEFAULT_POOL, n))
     if name:
         names = [n for n in names if n == name]
     return [describe_pool(n, nodes, pods, prefix, ((pools.get(n) or {}).get("spec") or {}).get("description", ""),
-                          allocated=sum(app.count for app in apps_from_refs((pools.get(n) or {}).get("status"))))
+                          allocated=sum(app.count for app in ledger.apps_on(POOL, n)))
             for n in names]

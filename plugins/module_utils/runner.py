@@ -50,12 +50,18 @@ class FabricRun(object):
 
     def _plan(self):
         self.state = read_state(self.cluster, kinds_for(self.spec.kinds))
-        access = tuple(((question, self._may_use(*question)) for question in
-                        access_questions(self.spec, self.state, self.spec.label_prefix)))
+        access = tuple(self._access(*question) for question in
+                       access_questions(self.spec, self.state, self.spec.label_prefix))
         return plan_fabric(self.spec, self.state, Context(now=utc_now(), access=access, prune=self.prune))
 
-    def _may_use(self, resource, name, namespace):
-        return may(self.cluster, "use", "gpufabric.io", resource, namespace=namespace, name=name)
+    def _access(self, resource, name, namespace):
+        """The server's word on `use` of one pool, and, when refused, whom its pool-access binding names."""
+        allowed = may(self.cluster, "use", "gpufabric.io", resource, namespace=namespace, name=name)
+        subjects = ""
+        if not allowed:
+            binding = self.cluster.get("RoleBinding", "pool-access-%s" % name, namespace) or {}
+            subjects = ", ".join("%s %s" % (s.get("kind"), s.get("name")) for s in binding.get("subjects") or ())
+        return (resource, name, namespace), allowed, subjects
 
     def run(self):
         """Plan and send; returns the plan that was carried out (FabricError / KubeError raise)."""

@@ -65,6 +65,11 @@ def compute_pool_status(custom_objects, namespace, name):
     return custom_objects.get_namespaced_custom_object(GROUP, VERSION, namespace, "computepools", name)["status"]
 
 
+def ref(name, namespace, gpus, family=A100):
+    """An aiWorkloadRefs entry: the app and the GPUs it holds."""
+    return {"name": name, "namespace": namespace, "family": family, "gpuCount": gpus, "architecture": "AMD64"}
+
+
 def tenant(name, quota, **extra):
     return module("tenant", dict({"name": name, "gpu_quota": quota}, **extra))
 
@@ -266,7 +271,7 @@ def test_allocation_is_the_sum_of_apps_and_removal_frees_it(custom_objects, api_
 
     status = compute_pool_status(custom_objects, stem, "cp")
     assert status["hardwareAllocation"] == [{"architecture": "AMD64", "gpu": [{"family": A100, "gpuCount": 10}]}]
-    assert status["aiWorkloadRefs"] == [{"name": "serve", "namespace": stem}, {"name": "train", "namespace": stem}]
+    assert status["aiWorkloadRefs"] == [ref("serve", stem, 6), ref("train", stem, 4)]
     assert status["gpuAllocated"] == 10
     for key in ("status", "mode", "gpuTotal", "cloudConfigUUID", "hardwareCapacity"):
         assert status[key] == before[key], key  # the compute pool's own fields are kept as they were
@@ -292,7 +297,7 @@ def test_allocation_is_the_sum_of_apps_and_removal_frees_it(custom_objects, api_
     assert removed["allocation"] == {"target": {"kind": "ComputePool", "name": "cp"}, "gpu_allocated": 4,
                                      "apps": [f"{stem}/train"]}
     status = compute_pool_status(custom_objects, stem, "cp")
-    assert status["gpuAllocated"] == 4 and status["aiWorkloadRefs"] == [{"name": "train", "namespace": stem}]
+    assert status["gpuAllocated"] == 4 and status["aiWorkloadRefs"] == [ref("train", stem, 4)]
     assert client.AppsV1Api(api_client_for("admin")).list_namespaced_deployment(stem).items == []
     # The freed GPUs are free: 12 more fit where 6 did not before.
     ok(app("serve2", stem, compute_pool="cp", replicas=3, resources={"gpu": 4}))
@@ -309,10 +314,12 @@ def test_check_mode_previews_placement_and_writes_nothing(custom_objects, stem, 
                                            "resources": {"gpu": 2}, "replicas": 2}, check=True, diff=True))
     assert writes.count() == 0, writes.describe()
     assert preview["changed"] and preview["placement"]["gpuFreeAfter"] == 12 and preview["placement"]["quotaLeftAfter"] == 4
-    assert "Deployment/llm" in preview["diff"]["after"] and preview["diff"]["before"]["Deployment/llm"] is None
+    key = f"Deployment/{stem}/llm"
+    assert key in preview["diff"]["after"] and preview["diff"]["before"][key] is None
     real = ok(module("app_deployment", {"name": "llm", "namespace": stem, "compute_pool": "cp", "image": "x",
-                                        "resources": {"gpu": 2}, "replicas": 2}))
+                                        "resources": {"gpu": 2}, "replicas": 2}, diff=True))
     assert real["placement"] == preview["placement"] and real["allocation"] == preview["allocation"]
+    assert real["diff"] == preview["diff"]
 
 
 def test_dedicated_compute_pool_takes_one_app(custom_objects, stem, writes):
@@ -409,7 +416,7 @@ def test_app_on_a_labelled_pool_and_pool_label_agree(core_v1, custom_objects, st
                                                    "nvidia.com/gpu.product": A100}
     status = custom_objects.get_cluster_custom_object(GROUP, VERSION, "pools", stem)["status"]
     assert (status["gpuTotal"], status["gpuUsed"], status["gpuFree"], status["gpuAllocated"]) == (16, 10, 6, 8)
-    assert status["aiWorkloadRefs"] == [{"name": "train", "namespace": stem}]
+    assert status["aiWorkloadRefs"] == [ref("train", stem, 8)]
 
     writes.start()
     assert ok(module("pool_label", {"name": stem, "nodes": nodes}))["changed"] is False
@@ -421,13 +428,14 @@ def test_app_on_a_labelled_pool_and_pool_label_agree(core_v1, custom_objects, st
 
     ok(app("train", stem, state="absent"))
     status = custom_objects.get_cluster_custom_object(GROUP, VERSION, "pools", stem)["status"]
-    assert (status["gpuUsed"], status["gpuFree"]) == (2, 14) and "aiWorkloadRefs" not in status
+    assert (status["gpuUsed"], status["gpuFree"], status["gpuAllocated"], status["aiWorkloadRefs"]) == (2, 14, 0, [])
 
 
 def test_tenant_check_mode_idempotence_and_guarded_removal(custom_objects, stem, writes):
     writes.start()
     preview = ok(module("tenant", {"name": stem, "gpu_quota": {"nvidia a100": 8}}, check=True, diff=True))
-    assert preview["changed"] and preview["diff"]["after"]["spec"]["gpuQuota"] == [{"family": A100, "gpuCount": 8}]
+    assert preview["changed"] and preview["diff"]["after"][f"Tenant/{stem}"]["spec"]["gpuQuota"] == [
+        {"family": A100, "gpuCount": 8}]
     assert writes.count() == 0, writes.describe()
 
     ok(tenant(stem, {"nvidia a100": 8}))

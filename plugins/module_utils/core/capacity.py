@@ -233,15 +233,16 @@ def is_app_pod(pod):
 def pool_row(name, nodes, pods, allocated=0):
     """One row of the pool table: GPUs on the pool's nodes, GPUs requested by Running/Pending pods on them.
 
-    allocated: GPUs app deployments hold on the pool (recorded in its status); their own pods are then left
-    out of the pod count, so an app is counted once whether or not its pods exist yet.
+    allocated: GPUs app deployments hold on the pool (the ledger); gpufabric app pods are never counted from
+    the pods themselves, so an app is counted once, whether or not its pods exist yet, and not at all once it is
+    removed (its pods may linger while they terminate).
     """
     names = set((node.get("metadata") or {}).get("name") for node in nodes)
     total = sum(node_gpus(node) for node in nodes)
     used = sum(pod_gpu_request(pod) for pod in pods
                if (pod.get("status") or {}).get("phase") in ACTIVE_POD_PHASES
                and (pod.get("spec") or {}).get("nodeName") in names
-               and not (allocated and is_app_pod(pod))) + allocated
+               and not is_app_pod(pod)) + allocated
     return {"name": name, "state": "active", "gpuTotal": total, "gpuUsed": used, "gpuFree": total - used,
             "nodeCount": len(names)}
 

@@ -179,14 +179,19 @@ def duplicate_errors(spec):
 @dataclass(frozen=True)
 class Context:
     """What a plan needs besides the spec and the cluster: the time (recorded as statusUpdatedAt), the server's
-    word on pool access ({(resource, name, namespace): allowed}), and whether to prune."""
+    word on pool access (((resource, name, namespace), allowed, who the pool's binding names), ...), and whether
+    to prune."""
 
     now: str = ""
-    access: Tuple[Tuple[Tuple[str, str, str], bool], ...] = ()
+    access: Tuple[Tuple[Tuple[str, str, str], bool, str], ...] = ()
     prune: bool = False
 
     def may_use(self, resource, name, namespace):
-        return dict(self.access).get((resource, name, namespace))
+        """(allowed, who may) for one pool; (None, '') when nobody asked."""
+        for question, allowed, subjects in self.access:
+            if question == (resource, name, namespace):
+                return allowed, subjects
+        return None, ""
 
 
 @dataclass(frozen=True)

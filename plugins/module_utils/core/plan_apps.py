@@ -152,9 +152,10 @@ class Apps(object):
             return ["project %s declares pool access for %s only; %s is not one of them (add it to the project's "
                     "pool_access)" % (app.namespace, ", ".join(pools), app.target)]
         resource = "pools" if app.target_kind == POOL else "computepools"
-        if self.p.context.may_use(resource, app.target, app.namespace) is False:
-            return ["pool access denied: the caller may not use %s %s in project %s; its pool_access binding "
-                    "pool-access-%s names who may" % (what, app.target, app.namespace, app.target)]
+        allowed, subjects = self.p.context.may_use(resource, app.target, app.namespace)
+        if allowed is False:
+            return ["pool access denied: the caller may not use %s %s in project %s; its pool_access grants it to "
+                    "%s" % (what, app.target, app.namespace, subjects or "nobody")]
         return []
 
     def _remove(self, entry):

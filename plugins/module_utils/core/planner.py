@@ -98,13 +98,14 @@ class Planner(object):
         return [app for app in self.live_apps_in(namespace) if (app.namespace, app.name) not in declared]
 
     def app_names_left_in(self, namespace):
-        """namespace/name of the apps a namespace will still hold: live ones not removed, and declared ones."""
+        """Kind/name of the apps a namespace will still hold: live ones not removed, and declared ones."""
         removed = set((e.namespace, e.name) for e in self.spec.of("app_deployment") if not e.present)
         removed |= set(self.pruned_keys("Deployment", [obj for obj, unused in self._live_apps()]))
-        names = set((app.namespace, app.name) for app in self.live_apps_in(namespace)) - removed
-        names |= set((e.namespace, e.name) for e in self.spec.of("app_deployment")
+        names = set("%s/%s" % (obj["kind"], app.name) for obj, app in self._live_apps()
+                    if app.namespace == namespace and (app.namespace, app.name) not in removed)
+        names |= set("%s/%s" % (e.params.get("kind") or "Deployment", e.name) for e in self.spec.of("app_deployment")
                      if e.present and e.namespace == namespace)
-        return sorted("%s/%s" % key for key in names)
+        return sorted(names)
 
     # -- the plan ----------------------------------------------------------------------------------------------
 
