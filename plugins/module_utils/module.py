@@ -26,9 +26,9 @@ except ImportError as error:
     IMPORT_ERROR = error
 
 
-def _env(option, table=AUTH_ENV):
+def _env(option, proxy_header=False):
     """The option's K8S_AUTH_* variables as an argument-spec fallback (client.py holds the one table)."""
-    return (env_fallback, list(table[option]))
+    return (env_fallback, list((PROXY_HEADERS_ENV if proxy_header else AUTH_ENV)[option]))
 
 
 # kubernetes.core's connection options: same names, aliases and variables; the doc fragment gpufabric.platform.auth
@@ -47,9 +47,9 @@ AUTH_ARG_SPEC = dict(
     proxy=dict(type="str", fallback=_env("proxy")),
     no_proxy=dict(type="str", fallback=_env("no_proxy")),
     proxy_headers=dict(type="dict", apply_defaults=True, options=dict(
-        proxy_basic_auth=dict(type="str", no_log=True, fallback=_env("proxy_basic_auth", PROXY_HEADERS_ENV)),
-        basic_auth=dict(type="str", no_log=True, fallback=_env("basic_auth", PROXY_HEADERS_ENV)),
-        user_agent=dict(type="str", fallback=_env("user_agent", PROXY_HEADERS_ENV)),
+        proxy_basic_auth=dict(type="str", no_log=True, fallback=_env("proxy_basic_auth", proxy_header=True)),
+        basic_auth=dict(type="str", no_log=True, fallback=_env("basic_auth", proxy_header=True)),
+        user_agent=dict(type="str", fallback=_env("user_agent", proxy_header=True)),
     )),
     persist_config=dict(type="bool", fallback=_env("persist_config")),
     impersonate_user=dict(type="str", fallback=_env("impersonate_user")),

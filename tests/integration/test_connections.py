@@ -254,8 +254,8 @@ def test_the_proxy_option_with_proxy_headers(control_plane, connect_proxy, tmp_p
     assert "s3cret" not in json.dumps(result)
 
 
-def test_https_proxy_from_the_environment_carries_a_name_only_the_proxy_resolves(control_plane, connect_proxy,
-                                                                                  tmp_path, monkeypatch):
+def test_https_proxy_from_the_environment_carries_a_name_only_the_proxy_resolves(
+        control_plane, connect_proxy, tmp_path, monkeypatch):
     """`kubernetes` resolves nowhere on this machine but in the proxy, and is a name in the apiserver's
     certificate: the run succeeds only through HTTPS_PROXY, with the certificate verified for that name."""
     proxy_url, log = connect_proxy
@@ -464,9 +464,8 @@ def test_impersonation_reaches_the_server_as_the_impersonated_user(control_plane
         seen = [event["impersonatedUser"] for event in audit.events_since(mark)
                 if event.get("user", {}).get("username") == "admin" and event.get("impersonatedUser")]
         time.sleep(0.1)
-    assert seen and all((user["username"], user.get("groups")) == ("operator", ["gpufabric-probe",
-                                                                            "system:authenticated"])
-                        for user in seen), seen
+    wanted = ("operator", ["gpufabric-probe", "system:authenticated"])
+    assert seen and all((user["username"], user.get("groups")) == wanted for user in seen), seen
 
 
 # -- what the server says -------------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_secrets_of_a_kubeconfig_given_as_a_dict_never_appear_in_the_result(caps
     config = {"clusters": [{"name": "c", "cluster": {"server": "https://h"}}],
               "users": [{"name": "u", "user": {"token": "very-secret-token"}}],
               "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "current-context": "x"}
-    result = run_module(capsys, {"kubeconfig": config}, lambda module: module.exit_json(changed=False,
-                                                                                       echo=module.params))
+    result = run_module(capsys, {"kubeconfig": config},
+                        lambda module: module.exit_json(changed=False, echo=module.params))
     assert "very-secret-token" not in json.dumps(result)
     assert result["echo"]["kubeconfig"]["clusters"][0]["cluster"]["server"] == "https://h"

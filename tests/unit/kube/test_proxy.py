@@ -13,8 +13,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.kube.client imp
 
 
 def kubeconfig(tmp_path, **cluster):
-    config = {"current-context": "x", "clusters": [{"name": "c", "cluster": dict({"server": "https://k8s.example:6443"},
-                                                                                   **cluster)}],
+    cluster = dict({"server": "https://k8s.example:6443"}, **cluster)
+    config = {"current-context": "x", "clusters": [{"name": "c", "cluster": cluster}],
               "users": [{"name": "u", "user": {"token": "t"}}],
               "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}
     path = tmp_path / "config"
