@@ -164,3 +164,25 @@ class EntryRunner(object):
     def shape(self, report):
         """The module's return values from the entry's report (as it is, unless a module says otherwise)."""
         return dict(report)
+
+
+class FabricRunner(object):
+    """The fabric module's run: the whole spec validated, planned once and sent."""
+
+    def __init__(self, module):
+        from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import parse_fabric
+
+        self.module = module
+        self.spec = parse_fabric(module.params["spec"], module.params.get("label_prefix"))
+
+    def run(self):
+        fabric = FabricRun(self.module, self.spec, prune=self.module.params["prune"])
+        plan = fabric.run()
+        for warning in plan.warnings:
+            self.module.warn(warning)
+        result = {"changed": fabric.changed, "summary": fabric.summary(), "waiting": list(plan.waiting),
+                  "entries": [dict(report, entry=where, kind=kind) for where, kind, report in plan.reports],
+                  "writes": len(plan.writes) + len(fabric.done)}
+        if self.module._diff:
+            result["diff"] = fabric.diff()
+        return result

@@ -58,26 +58,3 @@ def allocation_from_status(status):
     return sort_pools(pools)
 
 
-def allocated_hosts(allocation):
-    """Every host name in an allocation, sorted."""
-    return tuple(sorted(entry.host for pool in allocation for entry in pool.hosts))
-
-
-def assign(hosts, allocations):
-    """Hosts as they read once the compute-pool labels are written: {compute pool: allocation} sets
-    compute_pool / machine_pool on allocated hosts and clears them on hosts those pools no longer hold."""
-    holder = {}
-    for compute_pool in sorted(allocations):
-        for pool in allocations[compute_pool]:
-            for entry in pool.hosts:
-                holder[entry.host] = (compute_pool, pool.name)
-    result = []
-    for host in hosts:
-        if host.name in holder:
-            compute_pool, machine_pool = holder[host.name]
-            if (host.compute_pool, host.machine_pool) != (compute_pool, machine_pool):
-                host = replace(host, compute_pool=compute_pool, machine_pool=machine_pool)
-        elif host.compute_pool in allocations:
-            host = replace(host, compute_pool=None, machine_pool=None)
-        result.append(host)
-    return tuple(result)

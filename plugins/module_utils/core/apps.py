@@ -11,16 +11,15 @@ project is read back from the workloads themselves (the single source of truth; 
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     ACTIVE_POD_PHASES, APP_LABEL, AppAllocation, Placement, check_fit, check_quota, dedicated_errors, gpu_usage,
-    hardware_allocation, is_app_pod, node_gpus, pod_gpu_request, pool_row, workload_refs)
+    hardware_allocation, is_app_pod, node_gpus, pod_gpu_request)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys, pool_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
     MANAGED_BY, dns_label_errors, normalise_architecture, normalise_family)
@@ -174,38 +173,10 @@ def app_from_workload(obj):
     return record.get("target"), record.get("name"), app
 
 
-def apps_on(workloads, target_kind, target, namespace=None):
-    """AppAllocations of the workloads placed on one pool (compute pools: in their namespace), sorted."""
-    found = []
-    for obj in workloads:
-        placed = app_from_workload(obj)
-        if placed is None or placed[0] != target_kind or placed[1] != target:
-            continue
-        if namespace is not None and placed[2].namespace != namespace:
-            continue
-        found.append(placed[2])
-    return sorted(found, key=lambda a: (a.namespace, a.name))
-
-
-def apps_in(workloads, namespace):
-    """AppAllocations of every gpufabric workload in a project namespace (for its quota)."""
-    found = [placed[2] for placed in map(app_from_workload, workloads)
-             if placed is not None and placed[2].namespace == namespace]
-    return sorted(found, key=lambda a: a.name)
-
-
 # -- where the app lands -------------------------------------------------------------------------------------
 
 def _labels(obj):
     return (obj.get("metadata") or {}).get("labels") or {}
-
-
-def labelled_pool_nodes(nodes, pool, prefix, platform=None):
-    """The pool's member nodes (those of GPU type `platform` when given), sorted by name."""
-    pool_key, type_key = pool_keys(prefix)
-    return sorted((n for n in nodes if _labels(n).get(pool_key) == pool
-                   and (platform is None or _labels(n).get(type_key) == platform)),
-                  key=lambda n: n["metadata"]["name"])
 
 
 def _node_family(node):
@@ -526,29 +497,6 @@ def render_workload(spec, placement, architecture="AMD64"):
 
 
 # -- the allocation records on the pools -----------------------------------------------------------------------
-
-def compute_pool_app_status(status, apps):
-    """A ComputePool .status with this collection's app fields replaced (hardwareAllocation, aiWorkloadRefs,
-    gpuAllocated) and every other field kept as it is."""
-    result = copy.deepcopy(status or {})
-    result["hardwareAllocation"] = hardware_allocation(apps)
-    result["aiWorkloadRefs"] = workload_refs(apps)
-    result["gpuAllocated"] = sum(app.count for app in apps)
-    return result
-
-
-def labelled_pool_app_status(pool, nodes, pods, apps):
-    """A Pool .status as pool_label computes it, with the apps' GPUs recorded and counted in gpuUsed.
-
-    nodes: the pool's member nodes; pods: active pods (app pods are counted through `apps`)."""
-    allocated = sum(app.count for app in apps)
-    row = pool_row(pool, nodes, pods, allocated)
-    recorded = {}
-    if apps:
-        recorded = {"gpuAllocated": allocated, "hardwareAllocation": hardware_allocation(apps),
-                    "aiWorkloadRefs": workload_refs(apps)}
-    return pool_status(row, recorded)
-
 
 def compute_pool_mode(obj):
     """dedicated or shared, from a ComputePool's spec.clusterVariant (status.mode as a fallback)."""

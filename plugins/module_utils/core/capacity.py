@@ -290,23 +290,3 @@ def gpu_usage(apps):
     return used
 
 
-def place_app(app, compute_pool, capacity, mode, pool_apps, project, quota, project_apps, prefix):
-    """Check an app deployment against its compute pool and its project's quota, without counting itself twice.
-
-    app: {name, namespace, family (or gpu {family, count}), count, architecture?}; capacity: the pool's
-    status.hardwareCapacity; pool_apps / project_apps: AppAllocation lists already on the pool / in the project
-    (this app's previous entry, if any, is ignored); quota: the project's {family: count}.
-    """
-    request = app_allocation(app)
-    key = (request.namespace, request.name)
-    others = [a for a in pool_apps if (a.namespace, a.name) != key]
-    gpu = check_fit(compute_pool, capacity, hardware_allocation(others), request.family, request.count,
-                    request.architecture if app.get("architecture") else None)
-    quota_fit = check_quota(project, quota, gpu_usage(a for a in project_apps if (a.namespace, a.name) != key),
-                            request.family, request.count)
-    errors = dedicated_errors(compute_pool, mode, others, request.name)
-    errors += [fit.message for fit in (gpu, quota_fit) if not fit.fits]
-    selector = ((prefix + "/compute-pool", compute_pool), ("nvidia.com/gpu.product", request.family))
-    apps_after = tuple(sorted(others + [request], key=lambda a: (a.namespace, a.name)))
-    return Placement(compute_pool, request.family, request.count, selector, gpu, quota_fit, tuple(errors),
-                     apps_after)

@@ -12,7 +12,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity i
     node_gpus, pod_gpu_request, pool_row)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    API_VERSION, MANAGED_BY, dns_label_errors, label_prefix_errors, label_value_errors)
+    API_VERSION, MANAGED_BY, dns_label_errors, label_value_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import parse_selector
 
 DEFAULT_POOL = "default"
@@ -123,43 +123,6 @@ def _name(node):
     return (node.get("metadata") or {}).get("name")
 
 
-def pool_label_changes(nodes, spec, prefix, overwrite=False, state="present"):
-    """Label patches {node: {key: value or None}} making the nodes match the pool; only changed keys appear.
-
-    Raises FabricError listing unknown nodes and nodes in another pool (when overwrite is false).
-    """
-    errors = label_prefix_errors(prefix)
-    pool_key, type_key = pool_keys(prefix)
-    by_name = dict((_name(node), _labels(node)) for node in nodes)
-    desired = {}
-    if state == "present":
-        for node, gpu_type in spec.nodes:
-            labels = by_name.get(node)
-            if labels is None:
-                errors.append("node %s does not exist" % node)
-                continue
-            other = labels.get(pool_key)
-            if other and other != spec.name and not overwrite:
-                errors.append("node %s is in pool %s; set overwrite to move it to %s" % (node, other, spec.name))
-            wanted = {pool_key: spec.name}
-            if gpu_type is not None:
-                wanted[type_key] = gpu_type or None
-            desired[node] = wanted
-    elif state != "absent":
-        errors.append("state %r is not present or absent" % (state,))
-    raise_if(errors)
-    for node in by_name:
-        if node not in desired and by_name[node].get(pool_key) == spec.name:
-            desired[node] = {pool_key: None, type_key: None}
-    changes = {}
-    for node in sorted(desired):
-        labels = by_name[node]
-        patch = dict((key, value) for key, value in sorted(desired[node].items()) if labels.get(key) != value)
-        if patch:
-            changes[node] = patch
-    return changes
-
-
 def member_nodes(nodes, name, prefix):
     """The nodes of a pool, sorted by name; the default pool is every node without a pool label."""
     pool_key = pool_keys(prefix)[0]
@@ -215,15 +178,6 @@ def pool_table(nodes, pods, prefix):
     return [pool_row(name, groups.get(name, []), pods) for name in names]
 
 
-def recorded_allocation(status):
-    """The app deployments' part of a Pool status."""
-    status = status or {}
-    if not status.get("aiWorkloadRefs"):
-        return {}
-    return dict((key, status[key]) for key in ("gpuAllocated", "hardwareAllocation", "aiWorkloadRefs")
-                if key in status)
-
-
 def pool_status(row, recorded=None):
     """Pool .status: the pool table row, plus the allocation fields the app deployments recorded."""
     status = {"state": row["state"], "gpuTotal": row["gpuTotal"], "gpuUsed": row["gpuUsed"],
@@ -265,12 +219,3 @@ def apply_label_changes(nodes, changes):
     return result
 
 
-def label_diff(nodes, changes, prefix):
-    """Diff mode's view of label patches: ({node: labels under the prefix} before, the same after), changed
-    nodes only; any other label is none of the diff's business."""
-    def view(group):
-        return dict((_name(node), dict((key, value) for key, value in sorted(_labels(node).items())
-                                       if key.startswith(prefix + "/")))
-                    for node in group if _name(node) in changes)
-
-    return view(nodes), view(apply_label_changes(nodes, changes))

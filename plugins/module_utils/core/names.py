@@ -77,9 +77,21 @@ def label_key_errors(key, what="label key"):
     return errors
 
 
+# Label domains that belong to Kubernetes itself and to the GPU stack whose labels gpufabric reads: a managed
+# prefix there would let gpufabric write (and remove) keys that other components own.
+RESERVED_PREFIXES = ("kubernetes.io", "k8s.io", "nvidia.com")
+
+
 def label_prefix_errors(prefix):
-    """The managed label prefix must be a DNS subdomain; only keys '<prefix>/...' are ever written to Nodes."""
-    return dns_subdomain_errors(prefix, "label prefix")
+    """The managed label prefix must be a DNS subdomain outside the reserved domains; only keys '<prefix>/...'
+    are ever written to Nodes."""
+    errors = dns_subdomain_errors(prefix, "label prefix")
+    if not errors:
+        for reserved in RESERVED_PREFIXES:
+            if prefix == reserved or prefix.endswith("." + reserved):
+                errors.append("label prefix '%s' is inside %s, which Kubernetes and the GPU operator own; choose a "
+                              "domain of your own (the default is runwhere.ai)" % (prefix, reserved))
+    return errors
 
 
 def normalise_family(family):

@@ -103,26 +103,3 @@ def validation_failures(rules, variables):
     return failures
 
 
-def resolve_platform(pool, platform_name, templates, validations, user_variables=None):
-    """A pool config's platform -> (merged pod template, variables, failed validation messages).
-
-    templates / validations: {name: template dict / list of rules}; names missing from them raise FabricError.
-    """
-    platforms = pool.get("platforms") or {}
-    platform_name = platform_name or pool.get("default_platform")
-    errors = []
-    if platform_name not in platforms:
-        raise_if(["platform %s is not in the pool (platforms: %s)" % (platform_name,
-                                                                      ", ".join(sorted(platforms)) or "none")])
-    platform = platforms[platform_name] or {}
-    template_names = list(pool.get("common_pod_template") or ()) + list(platform.get("override_pod_template") or ())
-    rule_names = list(pool.get("common_resource_validations") or ()) + list(platform.get("resource_validations")
-                                                                            or ())
-    errors += ["pod template %s does not exist" % n for n in template_names if n not in templates]
-    errors += ["resource validation %s does not exist" % n for n in rule_names if n not in validations]
-    raise_if(errors)
-    variables = resolve_variables(pool.get("common_default_variables"), platform.get("default_variables"),
-                                  user_variables)
-    template = merge_pod_templates(templates[n] for n in template_names)
-    rules = [rule for n in rule_names for rule in validations[n]]
-    return template, variables, validation_failures(rules, variables)

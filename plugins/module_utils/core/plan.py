@@ -249,9 +249,6 @@ def apply_plan(current, plan, hosts, now):
     return sort_pools(refreshed)
 
 
-next_allocation = apply_plan
-
-
 def deleting_allocation(current, now):
     """The allocation with every host marked Deleting: deleting a compute pool removes its machines first (seed
     000), and the status says so before the labels go. now: the statusUpdatedAt of hosts whose status changes."""

@@ -120,19 +120,6 @@ def render_compute_pool_status(spec, allocation, hosts, apps=(), status="Running
     }
 
 
-def keep_app_allocation(status, recorded):
-    """`status` with the app fields of the `recorded` status (hardwareAllocation, aiWorkloadRefs, gpuAllocated).
-
-    app_deployment owns those fields; the compute_pool module re-renders everything else and carries them over.
-    """
-    body = dict(status)
-    recorded = recorded or {}
-    body["hardwareAllocation"] = recorded.get("hardwareAllocation") or []
-    body["aiWorkloadRefs"] = recorded.get("aiWorkloadRefs") or []
-    body["gpuAllocated"] = sum(gpu_totals(body["hardwareAllocation"]).values())
-    return body
-
-
 def compute_pool_label_changes(hosts, compute_pool, allocation, prefix):
     """Node label patches for one compute pool: {node: {key: value or None}}, only keys under `<prefix>/`.
 
