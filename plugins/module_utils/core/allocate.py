@@ -193,6 +193,8 @@ def _intrinsic_reason(host, requirement):
         return (3, "without GPUs", False)
     if requirement.family is not None and host.gpu_count(requirement.family) <= 0:
         return (4, "wrong family", False)
+    if host.status == "Unsupported":
+        return (7, "unsupported", False)
     if host.architecture != requirement.architecture:
         return (5, "wrong architecture", False)
     if not host.matches(requirement.groups):
@@ -214,7 +216,7 @@ def _attribute_reason(host, requirement, compute_pool):
     if host.compute_pool:
         return (2, "labelled for this compute pool but not allocated", True)
     if not host.eligible:
-        return (7, "unhealthy", False)
+        return (7, "unsupported" if host.status == "Unsupported" else "unhealthy", False)
     return None
 
 

@@ -22,7 +22,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    MANAGED_BY, dns_label_errors, normalise_architecture, normalise_family)
+    MAX_COUNT, MANAGED_BY, dns_label_errors, normalise_architecture, normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.osmo import (
     merge_pod_templates, resolve_variables, substitute, validation_failures)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import format_quantity, parse_quantity
@@ -97,8 +97,8 @@ def parse_app(args):
         errors.append("kind %r is not one of Deployment, Job" % kind)
     replicas = args.get("replicas", 1)
     replicas = 1 if replicas is None else replicas
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
-        errors.append("replicas must be an integer >= 1, got %r" % (replicas,))
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= MAX_COUNT:
+        errors.append("replicas must be an integer from 1 to %d, got %r" % (MAX_COUNT, replicas))
         replicas = 1
     if not args.get("image"):
         errors.append("image is required with state=present")
@@ -111,11 +111,12 @@ def parse_app(args):
     gpu = variables.get("USER_GPU", 0)
     try:
         gpu_value = parse_quantity(gpu)
-        if gpu_value < 0 or gpu_value.denominator != 1:
+        if gpu_value < 0 or gpu_value.denominator != 1 or gpu_value > MAX_COUNT:
             raise ValueError(gpu)
         gpu = int(gpu_value)
     except (TypeError, ValueError):
-        errors.append("resources.gpu (USER_GPU) must be a whole number of GPUs >= 0, got %r" % (gpu,))
+        errors.append("resources.gpu (USER_GPU) must be a whole number of GPUs from 0 to %d, got %r"
+                      % (MAX_COUNT, gpu))
         gpu = 0
     for key, variable in RESOURCE_VARIABLES[1:]:
         if variable in variables:

@@ -11,7 +11,7 @@ from fractions import Fraction
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    normalise_architecture, normalise_family)
+    MAX_COUNT, normalise_architecture, normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import (
     format_quantity, parse_quantity, plain_number)
 
@@ -200,6 +200,9 @@ def parse_gpu_quota(quota, what="gpu_quota"):
         seen.add(key)
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             errors.append("%s %s: %r is not a non-negative integer" % (what, key, count))
+            continue
+        if count > MAX_COUNT:
+            errors.append("%s %s: %d is more than %d GPUs" % (what, key, count, MAX_COUNT))
             continue
         result[key] = count
     raise_if(errors)

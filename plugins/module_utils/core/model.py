@@ -11,7 +11,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.names impo
     normalise_architecture, normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
 
-HOST_STATUSES = ("Initial", "Provisioning", "Healthy", "Unhealthy", "Failed", "Deleting", "Unknown")
+HOST_STATUSES = ("Initial", "Provisioning", "Healthy", "Unhealthy", "Failed", "Deleting", "Unknown", "Unsupported")
 # A host in one of these states may be chosen; others are counted as "unhealthy" in shortfalls.
 ELIGIBLE_STATUSES = frozenset(("Initial", "Provisioning", "Healthy"))
 DEFAULT_LABEL_PREFIX = "runwhere.ai"
@@ -92,7 +92,9 @@ def _int_quantity(value, what, errors):
 
 
 def host_from_node(node, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX):
-    """Turn a Node object (dict as the API returns it) into a Host. Raises FabricError naming the node."""
+    """Turn a Node object (dict as the API returns it) into a Host. A Node this model cannot read (an
+    architecture other than AMD64 and ARM64, a capacity that is no quantity) is a host with status Unsupported:
+    never chosen, counted in shortfalls as such, and never a reason to fail a run about other hosts."""
     metadata = node.get("metadata") or {}
     status = node.get("status") or {}
     labels = dict(metadata.get("labels") or {})
@@ -101,8 +103,6 @@ def host_from_node(node, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG
     errors = []
     arch_text = labels.get(ARCH_LABEL) or (status.get("nodeInfo") or {}).get("architecture")
     architecture = normalise_architecture(arch_text) if arch_text else None
-    if arch_text and architecture is None:
-        errors.append("node %s: unknown architecture %r" % (name, arch_text))
 
     def quantity(key):
         try:
@@ -124,7 +124,11 @@ def host_from_node(node, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG
     health, since = _status_from_conditions(status.get("conditions"))
     if metadata.get("deletionTimestamp"):
         health, since = "Deleting", metadata["deletionTimestamp"]
-    raise_if(errors)
+    if arch_text and architecture is None:
+        architecture = str(arch_text).upper()
+        health, since = "Unsupported", None
+    if errors:
+        health, since = "Unsupported", None
     return Host(
         name=name, architecture=architecture, cpu=cpu, memory=memory, gpus=gpus,
         labels=tuple(sorted(labels.items())),

@@ -9,6 +9,10 @@ import re
 import uuid
 
 LABEL_LIMIT = 63
+# The largest count (GPUs, replicas, nodes) any option takes: more than any cluster holds, and far below where
+# the API server stops storing a quantity exactly (a larger number would be stored otherwise and rewritten by
+# every run).
+MAX_COUNT = 1000000
 SUBDOMAIN_LIMIT = 253
 MANAGED_BY = {"app.kubernetes.io/managed-by": "gpufabric"}
 API_VERSION = "gpufabric.io/v1alpha1"

@@ -1,9 +1,9 @@
 """Plan: current allocation + hosts + requirements -> ordered machine pool operations with host-level steps.
 
-Safety rules (seed 000): delete removes the hosts (marked Deleting) before the pool; a scale that adds hosts
-removes old Healthy ones only once a replacement is Healthy (a pure shrink removes them directly); replace keeps
-one Healthy bridge host from the old set until a replacement is Healthy; no step lowers the Healthy
-control-plane count below the quorum of the desired node count. A step that must wait says what it waits for.
+Safety rules: delete removes the hosts (marked Deleting) before the pool; a scale that adds hosts removes old
+ones only once a replacement is Healthy (a pure shrink removes them directly); replace keeps one bridge host from
+the old set (Healthy if any is) until a replacement is Healthy; no step lowers the Healthy control-plane count
+below the quorum of the desired node count. A step that must wait says what it waits for.
 apply_plan gives the allocation after the non-waiting steps; planning again on it repeats only the waits.
 """
 
@@ -141,15 +141,16 @@ def _pool_operation(target, current, hosts, desired_cp):
 
 
 def _removal_steps(name, dropped, hosts, replace, must_wait, waiting_for, healthy_count, desired_cp):
-    """Remove or wait, host by host: a replace keeps one Healthy bridge host while no replacement is Healthy,
-    a scale keeps all its Healthy old hosts; hosts that are not Healthy go at once; the control plane never
-    drops below the quorum of its desired size."""
+    """Remove or wait, host by host: while no replacement is Healthy, a replace keeps one bridge host from the
+    old set (a Healthy one if there is one, else the first: the pool is never left with no host at all) and a
+    scale keeps every old host; a pure shrink removes at once; the control plane never drops below the quorum
+    of its desired size."""
     healthy_old = [h for h in dropped if _healthy(hosts, h)]
-    bridge = healthy_old[0] if replace and must_wait and healthy_old else None
+    bridge = (healthy_old or list(dropped))[0] if replace and must_wait and dropped else None
     steps = []
     for host in dropped:
         healthy = _healthy(hosts, host)
-        if healthy and (host == bridge or (must_wait and not replace)):
+        if host == bridge or (must_wait and not replace):
             steps.append(Step(WAIT, name, host, message="waiting for %s to become Healthy before removing %s %s"
                               % (_waiting_text(name, waiting_for), "bridge host" if replace else "host", host)))
         elif healthy and name == CONTROL_PLANE_POOL and healthy_count - 1 < quorum(desired_cp):

@@ -10,11 +10,12 @@ from typing import Optional, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    dns_label_errors, generated_worker_pool_name, label_value_errors, label_key_errors, normalise_architecture,
+    MAX_COUNT, dns_label_errors, dns_subdomain_errors, generated_worker_pool_name, label_value_errors, label_key_errors, normalise_architecture,
     normalise_family)
 
 MODES = ("dedicated", "shared")
 CONTROL_PLANE_SIZES = (1, 3, 5)
+MAX_WAIT = 7 * 24 * 3600  # seconds: wait_timeout beyond a week is a typo
 DEFAULT_ARCHITECTURE = "AMD64"
 
 
@@ -82,7 +83,7 @@ def _resource_groups(value, what, errors):
     return tuple(pairs)
 
 
-def _int(value, what, errors, minimum):
+def _int(value, what, errors, minimum, maximum=MAX_COUNT):
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             value = int(str(value))
@@ -91,6 +92,8 @@ def _int(value, what, errors, minimum):
             return minimum
     if value < minimum:
         errors.append("%s is %d; it must be at least %d" % (what, value, minimum))
+    elif value > maximum:
+        errors.append("%s is %d; it must be at most %d" % (what, value, maximum))
     return value
 
 
@@ -137,6 +140,13 @@ def parse_compute_pool(args):
             errors.append("worker pool name %s is used twice" % worker.name)
         seen.add(worker.name)
         workers.append(worker)
+    if args.get("wait_timeout") is not None:
+        _int(args["wait_timeout"], "wait_timeout", errors, 0, MAX_WAIT)
+    rg_prefix = args.get("resource_group_prefix")
+    if rg_prefix is not None and (not isinstance(rg_prefix, str) or not rg_prefix.endswith("/")
+                                  or dns_subdomain_errors(rg_prefix[:-1])):
+        errors.append("resource_group_prefix %r must be a DNS subdomain followed by '/', like palette.ai.rg/"
+                      % (rg_prefix,))
     ref = args.get("scaling_policy_ref", args.get("scaling_policy"))
     if ref is not None:
         errors.extend(dns_label_errors((ref or {}).get("name"), "scaling_policy_ref name"))

@@ -156,12 +156,18 @@ def test_control_plane_shrink_keeps_quorum_of_desired_count():
     assert [s.host for s in plan.operations[0].steps if s.action == "remove-host"] == ["cp-3", "cp-4"]
 
 
-def test_unhealthy_control_plane_host_is_replaced_without_waiting():
+def test_unhealthy_host_stays_until_its_only_replacement_is_healthy():
     hosts = [cpu_host("cp-0"), cpu_host("cp-1")]
     current, unused = converge(hosts, spec(workers=[]))
     hosts = [replace(hosts[0], status="Unhealthy"), replace(hosts[1], status="Provisioning")]
     plan = plan_compute_pool(hosts, spec(workers=[]), current)
-    assert steps(plan) == [("add-host", "control-plane-pool", "cp-1"), ("remove-host", "control-plane-pool", "cp-0")]
+    assert steps(plan) == [("add-host", "control-plane-pool", "cp-1"), ("wait", "control-plane-pool", "cp-0")]
+    assert plan.waiting == ("waiting for control-plane-pool host cp-1 to become Healthy before removing bridge "
+                            "host cp-0",)
+    healthy = [hosts[0], replace(hosts[1], status="Healthy")]
+    after = apply_plan(current, plan, hosts, "2024-01-01T00:00:00Z")
+    assert steps(plan_compute_pool(healthy, spec(workers=[]), after)) == [
+        ("remove-host", "control-plane-pool", "cp-0")]
 
 
 def test_node_type_change_is_an_update():
