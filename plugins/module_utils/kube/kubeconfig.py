@@ -6,6 +6,8 @@ kubectl merges a KUBECONFIG list: the first file that names a cluster, user or c
 file that sets current-context (the library's own merge takes the last one), and relative paths are relative to
 the file that holds them. The merge is done here; the library then loads the one chosen context into a
 Configuration (token, basic auth, client certificate, exec and auth-provider plugins with their refresh).
+Importing the library costs 0.17-0.25 s per module process (measured on 2 busy cores); loading a context after
+that, about 5 ms. A host with credentials of its own never imports it.
 """
 
 from __future__ import annotations
