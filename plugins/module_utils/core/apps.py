@@ -417,6 +417,16 @@ def _container_errors(container, where):
                     parse_quantity(value)
                 except ValueError as exc:
                     errors.append("%s.resources.%s.%s: %s" % (where, part, name, exc))
+        gpus = [resources[part].get(GPU_RESOURCE) if isinstance(resources.get(part), dict) else None
+                for part in ("requests", "limits")]
+        if None not in gpus:  # an extended resource: the server refuses a request other than the limit
+            try:
+                differ = parse_quantity(gpus[0]) != parse_quantity(gpus[1])
+            except ValueError:
+                differ = False  # named above
+            if differ:
+                errors.append("%s.resources: %s request %s and limit %s differ; the API server requires a GPU "
+                              "request to equal its limit" % (where, GPU_RESOURCE, gpus[0], gpus[1]))
     return errors
 
 

@@ -145,9 +145,8 @@ def parse_fabric(document, label_prefix=None):
                 entries.append(parse_entry(kind, args, where))
             except FabricError as error:
                 errors += error.errors
-    raise_if(errors)
     spec = FabricSpec(prefix, tuple(entries))
-    raise_if(duplicate_errors(spec))
+    raise_if(errors + duplicate_errors(spec))
     return spec
 
 

@@ -272,9 +272,12 @@ class ComputePools(object):
                              "changed_nodes": sorted(labels)})
             return
         apps = ledger.apps_on(COMPUTE_POOL, name, namespace)
-        workloads = sorted("%s/%s" % (a.namespace, a.name) for a in apps) or sorted(
-            "%s/%s" % (ref.get("namespace"), ref.get("name"))
-            for ref in (live.get("status") or {}).get("aiWorkloadRefs") or ())
+        # The ledger holds every app recorded with its GPU count, less those this run removes; a reference
+        # without a count (the seed's {name, namespace}) is none the ledger reads, and still names a workload.
+        uncounted = set("%s/%s" % (ref.get("namespace"), ref.get("name"))
+                        for ref in (live.get("status") or {}).get("aiWorkloadRefs") or ()
+                        if ref.get("gpuCount") is None)
+        workloads = sorted(set("%s/%s" % (a.namespace, a.name) for a in apps) | uncounted)
         if workloads and not entry.params.get("force"):
             p.error(entry, "compute pool %s/%s still runs %d workload(s) (%s); set force to delete it anyway: node "
                            "labels under the prefix are removed and running workloads are not stopped"
