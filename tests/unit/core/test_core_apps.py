@@ -8,11 +8,13 @@ import json
 import pytest
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import (
-    ALLOCATION, app_from_workload, apps_in, apps_on, choose_family, compute_pool_app_status, labelled_capacity,
-    labelled_pool_app_status, node_selector, parse_app, place, placement_report, pod_template, render_workload,
-    validation_messages)
+    ALLOCATION, app_from_workload, choose_family, labelled_capacity, node_selector, parse_app, place,
+    placement_report, pod_template, render_workload, validation_messages)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import AppAllocation
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Context, parse_fabric, plan_fabric
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import COMPUTE_POOL, Ledger
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import state_from_lists
 
 CAPACITY = [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 16}]}]
 BASE = {"name": "llm", "namespace": "vision", "compute_pool": "cp", "image": "vllm", "replicas": 2,
@@ -38,7 +40,7 @@ def test_parse_app_collects_every_error():
     errors = caught.value.errors
     assert "give exactly one of pool (a labelled pool) or compute_pool, got pool and compute_pool" in errors
     assert "kind 'Pod' is not one of Deployment, Job" in errors
-    assert "replicas must be an integer >= 1, got 0" in errors
+    assert "replicas must be an integer from 1 to 1000000, got 0" in errors
     assert "image is required with state=present" in errors
     assert any(e.startswith("resources.gpu (USER_GPU)") for e in errors)
     assert any(e.startswith("pod_templates[0] must be a mapping") for e in errors)
@@ -101,11 +103,29 @@ def test_labelled_capacity_counts_foreign_pods_not_app_pods():
     capacity, foreign = labelled_capacity(nodes, pods)
     assert capacity == [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 16}]}]
     assert foreign == [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 2}]}]
-    apps = [AppAllocation("llm", "vision", "AMD64", "NVIDIA-A100", 4)]
-    status = labelled_pool_app_status("train", nodes, pods, apps)
+
+
+def pool_spec(*apps):
+    return {"projects": [{"name": "vision", "gpu_quota": {"NVIDIA-A100": 16}}],
+            "pools": [{"name": "train", "nodes": {"n1": {"gpu_type": "a100"}, "n2": {"gpu_type": "a100"}}}],
+            "apps": list(apps)}
+
+
+def pool_status_written(document, lists):
+    plan = plan_fabric(parse_fabric(document), state_from_lists(lists), Context(now="t"))
+    return next(w.body["status"] for w in plan.writes if w.key == "Pool/train/status")
+
+
+def test_pool_status_counts_foreign_pods_and_the_apps_by_their_record_not_their_pods():
+    nodes = [dict(node("n1", "train", "a100"), kind="Node"), dict(node("n2", "train", "a100"), kind="Node")]
+    pods = [pod("x", "n1", 2), pod("app-0", "n2", 4, app="llm"), pod("elsewhere", "n9", 8)]
+    llm = {"name": "llm", "namespace": "vision", "pool": "train", "image": "vllm", "resources": {"gpu": 4}}
+    status = pool_status_written(pool_spec(llm), {"Node": nodes, "Pod": pods})
     assert (status["gpuUsed"], status["gpuFree"], status["gpuAllocated"]) == (6, 10, 4)
-    assert status["aiWorkloadRefs"] == [{"name": "llm", "namespace": "vision"}]
-    assert "aiWorkloadRefs" not in labelled_pool_app_status("train", nodes, pods, [])
+    assert status["aiWorkloadRefs"] == [{"name": "llm", "namespace": "vision", "family": "NVIDIA-A100",
+                                         "gpuCount": 4, "architecture": "AMD64"}]
+    empty = pool_status_written(pool_spec(), {"Node": nodes, "Pod": pods})
+    assert (empty["gpuUsed"], empty["gpuAllocated"], empty["aiWorkloadRefs"]) == (2, 0, [])
 
 
 def test_pod_template_merge_order_and_the_pool_selector_wins():
@@ -134,20 +154,36 @@ def test_workload_records_its_allocation_and_is_read_back():
         "architecture": "AMD64", "count": 8, "family": "NVIDIA-A100", "name": "cp", "target": "compute_pool"}
     assert app_from_workload(job) == ("compute_pool", "cp", AppAllocation("llm", "vision", "AMD64", "NVIDIA-A100", 8))
     other = dict(job, metadata=dict(job["metadata"], namespace="nlp"))
-    assert [a.namespace for a in apps_on([job, other], "compute_pool", "cp")] == ["nlp", "vision"]
-    assert [a.namespace for a in apps_on([job, other], "compute_pool", "cp", "vision")] == ["vision"]
-    assert [a.name for a in apps_in([job, other, {"metadata": {"name": "plain"}}], "vision")] == ["llm"]
+    plain = {"kind": "Job", "metadata": {"name": "plain", "namespace": "vision"}}
+    ledger = Ledger(state_from_lists({"Job": [job, other, plain]}))
+    assert [a.namespace for a in ledger.apps_on(COMPUTE_POOL, "cp", "vision")] == ["vision"]
+    assert [a.namespace for a in ledger.apps_on(COMPUTE_POOL, "cp", "nlp")] == ["nlp"]
+    assert [a.name for a in ledger.apps_in("vision")] == ["llm"]
 
 
-def test_compute_pool_status_keeps_its_own_fields():
-    status = {"status": "Running", "gpuTotal": 16, "hardwareCapacity": CAPACITY, "allocatedMachinePools": [{"name": "x"}]}
-    apps = [AppAllocation("a", "vision", "AMD64", "NVIDIA-A100", 4),
-            AppAllocation("b", "nlp", "AMD64", "NVIDIA-A100", 2)]
-    after = compute_pool_app_status(status, apps)
+def test_compute_pool_status_keeps_its_own_fields_when_its_apps_change():
+    status = {"status": "Running", "mode": "shared", "gpuTotal": 16, "hardwareCapacity": CAPACITY,
+              "allocatedMachinePools": [{"name": "x"}], "hardwareAllocation": [], "aiWorkloadRefs": [],
+              "gpuAllocated": 0}
+    compute_pool = {"apiVersion": "gpufabric.io/v1alpha1", "kind": "ComputePool",
+                    "metadata": {"name": "cp", "namespace": "vision", "labels": {"app.kubernetes.io/managed-by":
+                                                                                 "gpufabric"}},
+                    "spec": {"clusterVariant": {"shared": {}}}, "status": status}
+    project = {"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": "vision", "annotations": {"runwhere.ai/gpu-quota": '{"NVIDIA-A100":16}'}}}
+    placed = parse_app(dict(BASE, name="a", replicas=1))
+    running = render_workload(placed, place(placed, "NVIDIA-A100", CAPACITY, [], "shared", [], {"NVIDIA-A100": 16},
+                                            [], node_selector(placed, "NVIDIA-A100", "runwhere.ai")))
+    state = state_from_lists({"Namespace": [project], "ComputePool": [compute_pool], "Deployment": [running],
+                              "Node": [], "Pod": [], "Pool": [], "Job": []})
+    document = {"apps": [dict(BASE, name="b", replicas=1, resources={"gpu": 2})]}
+    plan = plan_fabric(parse_fabric(document), state, Context(now="t"))
+    after = next(w.body["status"] for w in plan.writes if w.key == "ComputePool/vision/cp/status")
     assert after["hardwareAllocation"] == [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 6}]}]
-    assert after["aiWorkloadRefs"] == [{"name": "b", "namespace": "nlp"}, {"name": "a", "namespace": "vision"}]
+    assert [(r["name"], r["gpuCount"]) for r in after["aiWorkloadRefs"]] == [("a", 4), ("b", 2)]
     assert after["gpuAllocated"] == 6
-    assert all(after[key] == status[key] for key in status) and "hardwareAllocation" not in status
+    assert all(after[key] == status[key] for key in status if key not in (
+        "hardwareAllocation", "aiWorkloadRefs", "gpuAllocated"))
 
 
 @pytest.mark.parametrize("given, stored", [("1024Mi", "1Gi"), ("0.5", "500m"), ("4096", "4096"), ("2000m", "2"),

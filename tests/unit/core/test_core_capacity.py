@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     AppAllocation, app_allocation, check_fit, check_quota, dedicated_errors, delete_guard_errors, hardware_allocation,
-    parse_gpu_quota, place_app, pod_gpu_request, quota_capacity_warnings, quota_errors)
+    parse_gpu_quota, pod_gpu_request, quota_capacity_warnings, quota_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 
 CAPACITY = [{"architecture": "AMD64", "totalCPU": 64, "totalMemory": "256Gi",
@@ -78,28 +78,6 @@ def test_dedicated_pool_hosts_one_app():
     assert dedicated_errors("p", "shared", apps, "b") == []
     assert dedicated_errors("p", "dedicated", apps, "b") == [
         "compute pool p is dedicated and already hosts x/a; use a shared compute pool or another dedicated one"]
-
-
-def test_place_app_reports_landing_headroom_and_quota_without_double_counting_itself():
-    pool_apps = [AppAllocation("llm-serve", "vision", "AMD64", "NVIDIA-A100", 4),
-                 AppAllocation("other", "vision", "AMD64", "NVIDIA-A100", 8)]
-    app = {"name": "llm-serve", "namespace": "vision", "gpu": {"family": "NVIDIA-A100", "count": 4}}
-    placed = place_app(app, "vision-cluster", CAPACITY, "shared", pool_apps, "vision", {"NVIDIA-A100": 16},
-                       pool_apps, "runwhere.ai")
-    assert placed.errors == ()
-    assert placed.to_dict() == {"computePool": "vision-cluster", "family": "NVIDIA-A100", "gpuCount": 4,
-                                "nodeSelector": {"runwhere.ai/compute-pool": "vision-cluster",
-                                                 "nvidia.com/gpu.product": "NVIDIA-A100"},
-                                "gpuFree": 8, "gpuFreeAfter": 4, "quotaLeft": 8, "quotaLeftAfter": 4, "errors": []}
-    assert [a.name for a in placed.apps_after] == ["llm-serve", "other"]
-    bigger = place_app(dict(app, gpu={"family": "NVIDIA-A100", "count": 12}), "vision-cluster", CAPACITY, "shared",
-                       pool_apps, "vision", {"NVIDIA-A100": 16}, pool_apps, "runwhere.ai")
-    assert bigger.errors == (
-        "needs 12 x NVIDIA-A100, 8 free on compute pool vision-cluster (16 total, 8 allocated): short by 4",
-        "needs 12 x NVIDIA-A100, 8 left of project vision's quota (16 quota, 8 used): short by 4")
-    dedicated = place_app(app, "vision-cluster", CAPACITY, "dedicated", pool_apps, "vision", {"NVIDIA-A100": 16},
-                          pool_apps, "runwhere.ai")
-    assert "is dedicated and already hosts vision/other" in dedicated.errors[0]
 
 
 def test_deleting_a_pool_with_workloads_needs_force():

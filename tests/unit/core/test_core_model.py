@@ -41,10 +41,10 @@ def test_node_without_gpu_memory_label_has_unknown_gpu_memory():
     assert host_from_node(node("n", gpus=2, product="NVIDIA-L40S")).gpus == (GpuGroup("NVIDIA-L40S", 2, None),)
 
 
-def test_bad_node_capacity_is_reported_with_the_node_name():
-    bad = node("n", cpu="lots")
-    with pytest.raises(FabricError, match="node n: capacity cpu"):
-        host_from_node(bad)
+def test_a_node_with_an_unreadable_capacity_or_architecture_is_an_unsupported_host():
+    for bad in (node("n", cpu="lots"), node("n", arch="s390x")):
+        host = host_from_node(bad)
+        assert (host.name, host.status, host.eligible) == ("n", "Unsupported", False)
 
 
 def test_inventory_entry_becomes_a_host():

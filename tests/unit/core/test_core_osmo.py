@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.osmo import (
-    merge_pod_templates, resolve_platform, resolve_variables, substitute, validation_failures)
+    merge_pod_templates, resolve_variables, substitute, validation_failures)
 
 DEFAULT = {"spec": {"nodeSelector": {"kubernetes.io/arch": "amd64"},
                     "containers": [{"name": "user", "image": "base", "env": [{"name": "A", "value": "1"}]}],
@@ -50,18 +50,3 @@ def test_bad_rules_and_unknown_variables_are_errors():
     assert len(caught.value.errors) == 2 and "unknown variable NOPE" in str(caught.value)
     with pytest.raises(FabricError):
         substitute("{{X}}", {})
-
-
-def test_platform_resolution_combines_templates_variables_and_rules():
-    pool = {"default_platform": "a100_platform", "common_default_variables": {"USER_GPU": 0, "USER_MEMORY": "1Gi"},
-            "common_resource_validations": ["max_memory"], "common_pod_template": ["default_user"],
-            "platforms": {"a100_platform": {"override_pod_template": ["a100"],
-                                            "default_variables": {"USER_MEMORY": "80Gi"}}}}
-    rules = {"max_memory": [{"operator": "LE", "left_operand": "{{USER_MEMORY}}", "right_operand": "64Gi",
-                             "assert_message": "{{USER_MEMORY}} is more than 64Gi"}]}
-    template, variables, failures = resolve_platform(pool, None, {"default_user": DEFAULT, "a100": A100}, rules)
-    assert template["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-A100"
-    assert variables == {"USER_GPU": 0, "USER_MEMORY": "80Gi"}
-    assert failures == ["80Gi is more than 64Gi"]
-    with pytest.raises(FabricError, match="platform h100 is not in the pool"):
-        resolve_platform(pool, "h100", {}, {})

@@ -8,15 +8,16 @@ from fractions import Fraction
 
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
-    HostEntry, MachinePool, assign)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     check_fit, hardware_capacity, pool_row)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GpuGroup, Host
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import quorum
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, plan_compute_pool, plan_many)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import render_compute_pool_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_compute_pools import merge_label_patches
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
+    compute_pool_label_changes, render_compute_pool_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
 
 FAMILIES = ("NVIDIA-A100", "NVIDIA-H100")
@@ -52,6 +53,25 @@ def make_spec(raw, name="pool-a"):
 
 def all_healthy(hosts):
     return [replace(h, status="Healthy") for h in hosts]
+
+
+def assign(hosts, allocations, prefix="runwhere.ai"):
+    """The hosts as they read once the node label patches of every compute pool ({name: allocation}) are
+    written, as the planner writes them."""
+    patches = merge_label_patches(compute_pool_label_changes(hosts, name, allocations[name], prefix)
+                                  for name in sorted(allocations))
+    result = []
+    for host in hosts:
+        labels = dict(host.labels)
+        for key, value in patches.get(host.name, {}).items():
+            if value is None:
+                labels.pop(key, None)
+            else:
+                labels[key] = value
+        result.append(replace(host, labels=tuple(sorted(labels.items())),
+                              compute_pool=labels.get(prefix + "/compute-pool"),
+                              machine_pool=labels.get(prefix + "/machine-pool")))
+    return result
 
 
 @FAST

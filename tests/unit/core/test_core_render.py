@@ -15,7 +15,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.names impo
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     Operation, Plan, Step, apply_plan, plan_compute_pool)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
-    compute_pool_label_changes, keep_app_allocation, pool_status, render_compute_pool, render_compute_pool_status)
+    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import compute_pool_from_resource
 
 
@@ -53,7 +53,8 @@ def test_rendered_status_has_the_seed_shape():
                                       "gpuMemoryGBByFamily": {"NVIDIA-A100": 160},
                                       "status": "Healthy", "statusUpdatedAt": "2024-01-15T10:30:00Z"}},
              "labels": ["worker", "gpu-family-nvidia"]}],
-        "aiWorkloadRefs": [{"name": "training-job-1", "namespace": "project-a"}],
+        "aiWorkloadRefs": [{"name": "training-job-1", "namespace": "project-a", "family": "NVIDIA-A100",
+                            "gpuCount": 4, "architecture": "AMD64"}],
     }
 
 
@@ -140,12 +141,30 @@ def test_label_changes_reject_a_bad_prefix():
 
 
 def test_compute_pool_rerender_keeps_what_app_deployment_recorded():
-    hosts, allocation = seed_allocation()
-    apps = [AppAllocation("training-job-1", "project-a", "AMD64", "NVIDIA-A100", 4)]
-    recorded = render_compute_pool_status(spec(), allocation, hosts, apps)
-    fresh = render_compute_pool_status(spec(), allocation, hosts)
-    assert fresh["gpuAllocated"] == 0 and fresh["aiWorkloadRefs"] == []
-    assert keep_app_allocation(fresh, recorded) == recorded
+    from core_helpers import node
+    from fake_cluster import cluster, fake_apply
+
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import (
+        Context, parse_fabric, plan_fabric)
+
+    project = {"name": "vision", "gpu_quota": {"NVIDIA-A100": 8}}
+    compute_pool = {"name": "vision-cluster", "namespace": "vision",
+                    "worker_pools": [{"name": "gpu-workers", "gpu": {"family": "NVIDIA-A100", "count": 8},
+                                      "min_worker_nodes": 2}]}
+    app = {"name": "training-job-1", "namespace": "vision", "compute_pool": "vision-cluster", "image": "t",
+           "resources": {"gpu": 4}}
+    state = cluster([node("host-uid-1"), node("host-uid-3", "32", "128Gi", 4, "NVIDIA-A100", 40960),
+                     node("host-uid-4", "32", "128Gi", 4, "NVIDIA-A100", 40960)])
+    for document in ({"projects": [project], "compute_pools": [compute_pool]}, {"apps": [app]}):
+        state = fake_apply(state, plan_fabric(parse_fabric(document), state, Context(now="t1")).writes)
+    recorded = state.get("ComputePool", "vision-cluster", "vision")["status"]
+    assert recorded["gpuAllocated"] == 4 and [r["name"] for r in recorded["aiWorkloadRefs"]] == ["training-job-1"]
+    rerun = plan_fabric(parse_fabric({"compute_pools": [compute_pool]}), state, Context(now="t2"))
+    assert rerun.writes == ()
+    grown = dict(compute_pool, control_plane={"node_count": 1, "schedule_workloads": False})
+    status = next(w.body["status"] for w in plan_fabric(parse_fabric({"compute_pools": [grown]}), state,
+                                                        Context(now="t2")).writes if w.action == "status")
+    assert all(status[key] == recorded[key] for key in ("hardwareAllocation", "aiWorkloadRefs", "gpuAllocated"))
 
 
 def test_module_option_names_are_read_for_resource_groups_and_scaling_policy():
