@@ -6,7 +6,7 @@ report (the pool table as gpuctl shows it, from one LIST each of nodes, pods and
 from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
-    DEFAULT_POOL, describe_pool, pool_table)
+    DEFAULT_POOL, describe_pool, member_nodes, pool_table)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import POOL, Ledger
 from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
@@ -35,6 +35,7 @@ def pool_report(cluster, name, prefix):
     names = sorted(set(names) | set(pools), key=lambda n: (n == DEFAULT_POOL, n))
     if name:
         names = [n for n in names if n == name]
-    return [describe_pool(n, nodes, pods, prefix, ((pools.get(n) or {}).get("spec") or {}).get("description", ""),
+    return [describe_pool(n, member_nodes(nodes, n, prefix), pods, prefix,
+                          ((pools.get(n) or {}).get("spec") or {}).get("description", ""),
                           allocated=sum(app.count for app in ledger.apps_on(POOL, n)))
             for n in names]

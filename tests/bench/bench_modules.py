@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kubernetes import client, config
 
-from tests.harness.ansible import ansible_env
+from tests.harness.ansible import ansible_env, run_module
 from tests.harness.audit import AuditLog
 from tests.harness.collection import REPO, ensure_collection_path
 from tests.harness.controlplane import ControlPlane
@@ -120,7 +120,9 @@ def main() -> int:
                 for p in range(POOLS)]
             pools = first_and_rerun("pool-label", pool_tasks)
 
-            core.create_namespace({"metadata": {"name": "bench"}})
+            project = run_module("project", {"name": "bench", "gpu_quota": {"NVIDIA-A100": 8000}}, str(plane.kubeconfig))
+            if project.get("failed"):
+                raise SystemExit(f"project failed: {project.get('msg')}")
             compute_tasks = [{"gpufabric.platform.compute_pool": {
                 "name": f"cluster-{c:02d}", "namespace": "bench", "control_plane": {"node_count": 1},
                 "worker_pools": [{"name": "gpu-workers", "gpu": {"family": "NVIDIA-A100", "count": 360},

@@ -135,24 +135,25 @@ def pool_members(nodes, name, prefix):
     return [_name(n) for n in member_nodes(nodes, name, prefix)]
 
 
-def workloads_on(pool, nodes, pods, prefix):
-    """Active pods that select the pool and run on its nodes, sorted: what removing the pool would strand."""
+def workloads_on(pool, members, pods, prefix):
+    """Active pods that select the pool and run on its member nodes, sorted: what removing the pool would
+    strand. members: the pool's nodes (or their names)."""
     pool_key = pool_keys(prefix)[0]
-    members = set(pool_members(nodes, pool, prefix))
+    names = set(member if isinstance(member, str) else _name(member) for member in members)
     found = [
         {"namespace": pod["metadata"].get("namespace"), "name": _name(pod), "node": pod["spec"].get("nodeName"),
          "gpus": pod_gpu_request(pod)}
         for pod in pods
-        if pod["spec"].get("nodeName") in members
+        if pod["spec"].get("nodeName") in names
         and (pod["spec"].get("nodeSelector") or {}).get(pool_key) == pool
     ]
     return sorted(found, key=lambda w: (w["namespace"] or "", w["name"]))
 
 
-def describe_pool(name, nodes, pods, prefix, description="", status=None, allocated=0):
-    """The pool as `gpuctl describe pool` shows it: what pool_label and pool_info return."""
+def describe_pool(name, members, pods, prefix, description="", status=None, allocated=0):
+    """The pool as `gpuctl describe pool` shows it (what pool_label and pool_info return); members: its nodes."""
     type_key = pool_keys(prefix)[1]
-    members = member_nodes(nodes, name, prefix)
+    members = sorted(members, key=_name)
     row = pool_row(name, members, pods, allocated)
     return {
         "name": name,
@@ -164,7 +165,7 @@ def describe_pool(name, nodes, pods, prefix, description="", status=None, alloca
         "node_count": row["nodeCount"],
         "nodes": [{"name": _name(node), "gpu_type": _labels(node).get(type_key, ""), "gpu_count": node_gpus(node)}
                   for node in members],
-        "workloads": workloads_on(name, nodes, pods, prefix) if name != DEFAULT_POOL else [],
+        "workloads": workloads_on(name, members, pods, prefix) if name != DEFAULT_POOL else [],
     }
 
 

@@ -53,6 +53,7 @@ class Pools(object):
             self.removed[name] = planner.pruned_entry("pool_label", name)
         self.changes = {}
         self.after_nodes = self.nodes
+        self._members = None
         self.claims = {}      # node -> entry whose pool change moves it
 
     def plan(self):
@@ -89,6 +90,7 @@ class Pools(object):
         for node in sorted(self.changes):
             p.add("pool-labels", label_write(self.by_name[node], self.changes[node]), self.claims.get(node))
         self.after_nodes = apply_label_changes(self.nodes, self.changes)
+        self._members = None
         for name, (entry, spec) in sorted(self.specs.items()):
             row = self.row(name, 0)
             p.add("pool", apply_write(render_pool(spec, row, p.prefix), self.live_pools.get(name)), entry)
@@ -106,7 +108,7 @@ class Pools(object):
             if before and wanted.get(self.pool_key) != before:
                 leaving.setdefault(before, []).append(node)
         for pool, nodes in sorted(leaving.items()):
-            found = [w for w in workloads_on(pool, self.nodes, self.pods, p.prefix) if w["node"] in nodes]
+            found = workloads_on(pool, nodes, self.pods, p.prefix)
             if not found:
                 continue
             entry = self.claims.get(found[0]["node"])
@@ -122,8 +124,16 @@ class Pools(object):
 
     def members(self, name, platform=None):
         """The pool's nodes once the labels are written (of GPU type `platform` when given), sorted by name."""
-        return sorted((n for n in self.after_nodes if _labels(n).get(self.pool_key) == name
-                       and (platform is None or _labels(n).get(self.type_key) == platform)), key=_name)
+        if self._members is None:
+            self._members = {}
+            for node in sorted(self.after_nodes, key=_name):
+                self._members.setdefault(_labels(node).get(self.pool_key), []).append(node)
+        return [n for n in self._members.get(name, ()) if platform is None or _labels(n).get(self.type_key) == platform]
+
+    def live_members(self, name):
+        """Names of the pool's nodes as the run found them."""
+        return [n for n, labels in ((_name(node), _labels(node)) for node in self.nodes)
+                if labels.get(self.pool_key) == name]
 
     def exists(self, name):
         """A pool apps may use: declared, or a Pool object or labelled nodes the spec does not remove."""
@@ -157,13 +167,13 @@ class Pools(object):
             p.add("pool-status", status_write(obj, status, live), entry)
         for name, (entry, spec) in sorted(self.specs.items()):
             apps = ledger.apps_on("pool", name)
-            described = describe_pool(name, self.after_nodes, self.pods, p.prefix, spec.description,
+            described = describe_pool(name, self.members(name), self.pods, p.prefix, spec.description,
                                       allocated=sum(app.count for app in apps))
             p.report(entry, {"pool": described, "changed_nodes": sorted(
                 node for node, claim in self.claims.items() if claim is entry and node in self.changes)})
         for name, entry in sorted(self.removed.items()):
-            workloads = workloads_on(name, self.nodes, self.pods, p.prefix)
-            described = describe_pool(name, self.after_nodes, self.pods, p.prefix,
+            workloads = workloads_on(name, self.live_members(name), self.pods, p.prefix)
+            described = describe_pool(name, self.members(name), self.pods, p.prefix,
                                       ((self.live_pools.get(name) or {}).get("spec") or {}).get("description", ""),
                                       "absent")
             p.report(entry, {"pool": described, "workloads": workloads, "changed_nodes": sorted(
