@@ -6,8 +6,9 @@ kubectl merges a KUBECONFIG list: the first file that names a cluster, user or c
 file that sets current-context (the library's own merge takes the last one), and relative paths are relative to
 the file that holds them. The merge is done here; the library then loads the one chosen context into a
 Configuration (token, basic auth, client certificate, exec and auth-provider plugins with their refresh).
-Importing the library costs 0.17-0.25 s per module process (measured on 2 busy cores); loading a context after
-that, about 5 ms. A host with credentials of its own never imports it.
+Importing the library costs 0.17-0.6 s per module process (measured on 2 busy cores); loading a context after
+that, about 5 ms. So the library is imported only for what needs it (exec and auth-provider plugins, and the
+pod's service account); static credentials in the file, and a host with credentials of its own, are read here.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def resolve(options, environ):
     chosen = {"current-context": name, "contexts": [{"name": name, "context": context}],
               "clusters": [{"name": cluster_name, "cluster": dict(cluster, server=server)}],
               "users": [{"name": user_name, "user": user}] if user else []}
+    if not (user.get("exec") or user.get("auth-provider")):
+        return _static(target, cluster, user)
     configuration = _load(chosen, name, persist, target.identity, user)
     target.server = configuration.host
     target.ca_file = configuration.ssl_ca_cert
@@ -89,6 +92,43 @@ def resolve(options, environ):
     target.impersonate = {"user": user.get("as"), "groups": user.get("as-groups"), "uid": user.get("as-uid"),
                           "extra": user.get("as-user-extra")}
     return target
+
+
+def _static(target, cluster, user):
+    """A context whose user holds its credentials in the file (token, tokenFile, basic auth, client
+    certificate): read here as the library reads it, so the module process does not import the library for it
+    (0.2-0.6 s per task, more than a converged run's requests). Plugins, which need the library's refresh, do."""
+    import base64
+
+    target.ca_file = cluster.get("certificate-authority") or _data_file(cluster.get("certificate-authority-data"))
+    target.cert_file = user.get("client-certificate") or _data_file(user.get("client-certificate-data"))
+    target.key_file = user.get("client-key") or _data_file(user.get("client-key-data"))
+    target.verify = not cluster.get("insecure-skip-tls-verify", False)
+    target.tls_server_name = cluster.get("tls-server-name")
+    target.proxy = cluster.get("proxy-url")
+    if user.get("token"):
+        target.authorization = "Bearer " + user["token"]
+    elif user.get("username"):
+        pair = "%s:%s" % (user["username"], user.get("password") or "")
+        target.authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+    target.impersonate = {"user": user.get("as"), "groups": user.get("as-groups"), "uid": user.get("as-uid"),
+                          "extra": user.get("as-user-extra")}
+    return target
+
+
+def _data_file(data):
+    """Base64 certificate or key data in a private temporary file (the TLS layer reads files), removed at exit."""
+    if not data:
+        return None
+    import atexit
+    import base64
+    import tempfile
+
+    handle, path = tempfile.mkstemp(prefix="gpufabric-", suffix=".pem")
+    with os.fdopen(handle, "wb") as out:
+        out.write(base64.b64decode(data))
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path
 
 
 def read(option, environ):
