@@ -7,12 +7,16 @@ per namespace only where that is refused), and a server-side dry run of every ob
 namespace exists, so what the server would refuse is found while nothing is written yet. Then the writes, node
 label patches side by side. A status is written with the resourceVersion it was computed from, so a concurrent
 writer makes it fail with Conflict (the caller reads again and plans again) instead of being overwritten.
+A write that fails stops the run: label patches of the batch not yet sent are not sent. A write that got no answer
+from the server (the connection failed, or a 5xx) may have been applied all the same; the error names it apart from
+the writes known to be done and from the refused ones.
 In check mode every request is a dry run; a write the server cannot dry-run (its namespace or object is created
 earlier in the same run) is reported from the plan as it is.
 """
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import APPLY, DELETE, LABELS, STATUS
@@ -23,11 +27,19 @@ DRY_RUN = {"dryRun": "All"}
 
 
 class WriteError(KubeError):
-    """A write failed. `done`: the writes that had already gone through, which the message lists."""
+    """A write failed. `done`: the writes that had already gone through, which the message lists; `unconfirmed`:
+    writes sent without an answer (the connection failed, or the server failed), which may have been applied."""
 
-    def __init__(self, message, status=None, done=()):
+    def __init__(self, message, status=None, done=(), unconfirmed=()):
         super(WriteError, self).__init__(message, status)
         self.done = list(done)
+        self.unconfirmed = list(unconfirmed)
+
+
+def unanswered(error):
+    """Whether a failed request may still have been applied: no HTTP answer came (the connection failed after it
+    may have been sent, whatever urllib3 retried after), or the server failed (5xx) rather than refused (4xx)."""
+    return error.status is None or error.status >= 500
 
 
 class Conflict(WriteError):
@@ -103,12 +115,23 @@ def _path(write, subresource=None):
     return path_for(write.kind, write.name, write.namespace, subresource)
 
 
-def _can_dry_run(write, namespaces):
-    """Whether the server can dry-run this write: its namespace (and, for a status, its object) exist before
-    the run. What a dry run "creates" is not there for the next dry run."""
+def _can_dry_run(write, namespaces, created):
+    """Whether the server can dry-run this write: what it depends on exists before the run. What a dry run
+    "creates" is not there for the next one, so a write is reported from the plan when it needs its namespace,
+    its own object (a status) or the Role it binds (RBAC checks a binding's Role) and the run creates that."""
     if write.namespace and namespaces is not None and write.namespace not in namespaces:
         return False
-    return not (write.action == STATUS and write.live is None)
+    if write.action == STATUS and write.live is None:
+        return False
+    if write.action == APPLY and write.kind == "RoleBinding":
+        role = (write.body or {}).get("roleRef") or {}
+        return (role.get("kind"), write.namespace if role.get("kind") == "Role" else None,
+                role.get("name")) not in created
+    return True
+
+
+def _created(write):
+    return (write.kind, write.namespace, write.name) if write.creates else None
 
 
 def _send_one(cluster, write, check_mode, versions):
@@ -144,8 +167,11 @@ def _send_one(cluster, write, check_mode, versions):
 
 def dry_run_objects(cluster, writes, namespaces):
     """Every object to apply, dry-run where the server can: its word on the whole plan before the first write."""
+    created = set()
     for write in writes:
-        if write.action == APPLY and _can_dry_run(write, namespaces):
+        dry_run = write.action == APPLY and _can_dry_run(write, namespaces, created)
+        created.add(_created(write))
+        if dry_run:
             try:
                 _send_one(cluster, write, True, {})
             except KubeError as error:
@@ -158,7 +184,7 @@ def send(cluster, writes, check_mode=False, namespaces=None):
 
     namespaces: the namespaces that exist before the run (None: unknown, every write is tried). Raises WriteError
     (or Conflict) naming the failed write and every write already done."""
-    done, results, versions = [], [], {}
+    done, results, versions, created = [], [], {}, set()
     index = 0
     writes = list(writes)
     while index < len(writes):
@@ -170,7 +196,7 @@ def send(cluster, writes, check_mode=False, namespaces=None):
             _send_labels(cluster, batch, check_mode, done, results)
             index += len(batch)
             continue
-        if check_mode and not _can_dry_run(write, namespaces):
+        if check_mode and not _can_dry_run(write, namespaces, created):
             results.append((write, None))
         else:
             try:
@@ -178,37 +204,54 @@ def send(cluster, writes, check_mode=False, namespaces=None):
             except Conflict as error:
                 raise Conflict(str(error), 409, done)
             except KubeError as error:
-                raise WriteError(_failure(write, error, done), error.status, done)
+                unconfirmed = [write] if unanswered(error) else []
+                raise WriteError(_failure(write, error, done, unconfirmed), error.status, done, unconfirmed)
             version = ((returned or {}).get("metadata") or {}).get("resourceVersion")
             if version and not check_mode:
                 versions[(write.kind, write.namespace, write.name)] = version
             results.append((write, returned))
             done.append(write)
+        created.add(_created(write))
         index += 1
     return results
 
 
 def _send_labels(cluster, batch, check_mode, done, results):
+    stop = threading.Event()  # set by the first failure: the patches not started yet are not sent
+
     def patch(write):
+        if stop.is_set():
+            return write, None, None, False
         try:
-            return write, _send_one(cluster, write, check_mode, {}), None
+            return write, _send_one(cluster, write, check_mode, {}), None, True
         except KubeError as error:
-            return write, None, error
+            stop.set()
+            return write, None, error, True
 
     with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(batch))) as pool:
         outcomes = list(pool.map(patch, batch))
-    failed = [(write, error) for write, unused, error in outcomes if error is not None]
-    for write, returned, error in outcomes:
-        if error is None:
+    failed = [(write, error) for write, unused, error, unused_sent in outcomes if error is not None]
+    for write, returned, error, sent in outcomes:
+        if sent and error is None:
             done.append(write)
             results.append((write, returned))
     if failed:
         write, error = failed[0]
-        raise WriteError(_failure(write, error, done, len(failed)), error.status, done)
+        unconfirmed = [w for w, e in failed if unanswered(e)]
+        unsent = len([w for w, unused, unused_error, sent in outcomes if not sent])
+        raise WriteError(_failure(write, error, done, unconfirmed, len(failed), unsent), error.status, done,
+                         unconfirmed)
 
 
-def _failure(write, error, done, failed=1):
-    already = ", ".join(w.key for w in done[:10]) + (" and %d more" % (len(done) - 10) if len(done) > 10 else "")
-    return "writing %s failed%s: %s. Already written: %s. Run again once the cause is fixed: writes that went " \
-           "through are not repeated" % (write.key, " (and %d more)" % (failed - 1) if failed > 1 else "", error,
-                                         already or "nothing")
+def _keys(writes):
+    return ", ".join(w.key for w in writes[:10]) + (" and %d more" % (len(writes) - 10) if len(writes) > 10 else "")
+
+
+def _failure(write, error, done, unconfirmed=(), failed=1, unsent=0):
+    text = "writing %s failed%s: %s. Already written: %s" % (
+        write.key, " (and %d more)" % (failed - 1) if failed > 1 else "", error, _keys(done) or "nothing")
+    if unconfirmed:
+        text += ". Sent without an answer, so they may have been applied: %s" % _keys(unconfirmed)
+    if unsent:
+        text += ". Not sent: %d more write(s) of the same batch" % unsent
+    return text + ". Run again once the cause is fixed: writes that went through are not repeated"
