@@ -41,7 +41,7 @@ options:
     type: str
   description:
     description:
-      - What the project is for.
+      - What the project is for, kept in the namespace's annotation C(<prefix>/description) (none when empty).
     type: str
     default: ""
   gpu_quota:

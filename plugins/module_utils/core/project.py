@@ -140,6 +140,8 @@ def render_project(spec, prefix):
     ns_annotations = {prefix + "/gpu-quota": annotation}
     if spec.pool_access:
         ns_annotations[prefix + "/pool-access"] = ",".join(access.pool for access in spec.pool_access)
+    if spec.description:  # what the project is for, kept on the object that is the project
+        ns_annotations[prefix + "/description"] = spec.description
     objects = [{"apiVersion": "v1", "kind": "Namespace",
                 "metadata": _meta(ns, labels=labels, annotations=ns_annotations)}]
     objects.append({"apiVersion": "v1", "kind": "ResourceQuota",
