@@ -130,6 +130,7 @@ CONSTRAINTS = {
 }
 
 _TRUE = ("yes", "on", "true", "1", "y", "t")
+EXACT_FLOAT = 2 ** 53  # every integer up to here has an exact float
 _FALSE = ("no", "off", "false", "0", "n", "f")
 
 
@@ -159,7 +160,9 @@ def _convert(value, kind, where):
             return None, "%s must be an integer, got %s" % (where, _describe(value))
         if isinstance(value, int):
             return value, None
-        if isinstance(value, float) and value.is_integer():
+        # A float names an integer only while it is exact: beyond 2**53 (1e23, say) it stands for a rounded
+        # number, and the message would show digits the user never wrote.
+        if isinstance(value, float) and value.is_integer() and abs(value) <= EXACT_FLOAT:
             return int(value), None
         if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
             return int(value.strip()), None
