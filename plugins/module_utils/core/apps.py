@@ -121,9 +121,13 @@ def parse_app(args):
     for key, variable in RESOURCE_VARIABLES[1:]:
         if variable in variables:
             try:
-                parse_quantity(variables[variable])
+                negative = parse_quantity(variables[variable]) < 0
             except (TypeError, ValueError):
                 errors.append("resources.%s (%s) %r is not a quantity" % (key, variable, variables[variable]))
+                continue
+            if negative:
+                errors.append("resources.%s (%s) %r is negative; a request is at least 0"
+                              % (key, variable, variables[variable]))
     templates = args.get("pod_templates") or []
     errors += ["pod_templates[%d] must be a mapping (a pod template), got %r" % (i, t)
                for i, t in enumerate(templates) if not isinstance(t, dict)]
@@ -414,9 +418,13 @@ def _container_errors(container, where):
                 continue
             for name, value in sorted(values.items(), key=str):
                 try:
-                    parse_quantity(value)
+                    negative = parse_quantity(value) < 0
                 except ValueError as exc:
                     errors.append("%s.resources.%s.%s: %s" % (where, part, name, exc))
+                    continue
+                if negative:
+                    errors.append("%s.resources.%s.%s: %r is negative; it must be at least 0"
+                                  % (where, part, name, value))
         gpus = [resources[part].get(GPU_RESOURCE) if isinstance(resources.get(part), dict) else None
                 for part in ("requests", "limits")]
         if None not in gpus:  # an extended resource: the server refuses a request other than the limit
