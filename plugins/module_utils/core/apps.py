@@ -138,6 +138,9 @@ def parse_app(args):
     if not isinstance(env, dict):
         errors.append("env must be a mapping of variable name to value, got %r" % (env,))
         env = {}
+    # A value is written as its text: a mapping, a list or null would become Python's spelling of it.
+    errors += ["env.%s must be a string or a number, got %r" % (key, value) for key, value in
+               sorted(env.items(), key=lambda item: str(item[0])) if value is None or isinstance(value, (dict, list))]
     command = _texts(args.get("command"), "command", errors)
     arguments = _texts(args.get("args"), "args", errors)
     raise_if(errors)
