@@ -22,7 +22,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    MAX_COUNT, MANAGED_BY, dns_label_errors, normalise_architecture, normalise_family)
+    MAX_COUNT, MANAGED_BY, dns_label_errors, label_key_errors, label_value_errors, normalise_architecture,
+    normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.osmo import (
     merge_pod_templates, resolve_variables, substitute, validation_failures)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import format_quantity, parse_quantity
@@ -387,11 +388,18 @@ def pod_template(spec, selector):
     return merged if spec.gpu else _without_gpus(merged)
 
 
-def _string_map_errors(value, where):
+def _label_map_errors(value, where):
+    """Labels or a node selector: keys and values as the API server accepts them for labels."""
     if not isinstance(value, dict):
         return ["%s must be a mapping of strings, got %r" % (where, value)]
-    return ["%s.%s must be a string, got %r" % (where, key, item) for key, item in sorted(value.items(), key=str)
-            if not isinstance(item, str)]
+    errors = []
+    for key, item in sorted(value.items(), key=lambda pair: str(pair[0])):
+        errors += label_key_errors(key, "%s key" % where)
+        if not isinstance(item, str):
+            errors.append("%s.%s must be a string, got %r" % (where, key, item))
+        else:
+            errors += label_value_errors(item, "%s.%s" % (where, key))
+    return errors
 
 
 def _container_errors(container, where):
@@ -450,7 +458,7 @@ def template_errors(template, kind="Deployment"):
     if not isinstance(metadata, dict):
         errors.append("pod template metadata must be a mapping, got %r" % (metadata,))
     elif "labels" in metadata:
-        errors += _string_map_errors(metadata["labels"], "pod template metadata.labels")
+        errors += _label_map_errors(metadata["labels"], "pod template metadata.labels")
     if not isinstance(spec, dict):
         return errors + ["pod template spec must be a mapping, got %r" % (spec,)]
     containers = spec.get("containers")
@@ -467,7 +475,7 @@ def template_errors(template, kind="Deployment"):
         errors += ["pod template spec.%s has two containers named %s" % (part, n)
                    for n in sorted(set(n for n in names if isinstance(n, str) and names.count(n) > 1))]
     if "nodeSelector" in spec:
-        errors += _string_map_errors(spec["nodeSelector"], "pod template spec.nodeSelector")
+        errors += _label_map_errors(spec["nodeSelector"], "pod template spec.nodeSelector")
     tolerations = spec.get("tolerations")
     if tolerations is not None and (not isinstance(tolerations, list)
                                     or not all(isinstance(t, dict) for t in tolerations)):
