@@ -34,6 +34,7 @@ def pool_keys(prefix):
 
 NODE_KEYS = ("gpu_type", "gpu-type")
 DOCUMENT_KEYS = ("kind", "version", "pool", "nodes")
+POOL_KEYS = ("name", "description")
 
 
 def parse_pool(name, description="", nodes=None):
@@ -89,8 +90,13 @@ def parse_pool_document(document, source="pool document"):
     if not isinstance(pool, dict):
         errors.append("%s: pool must be a mapping {name, description}, got %r" % (source, pool))
         pool = {}
+    errors += ["%s: unknown key pool.%s (known: %s)" % (source, key, ", ".join(POOL_KEYS))
+               for key in sorted(str(k) for k in pool if k not in POOL_KEYS)]
+    nodes = document.get("nodes")
+    if nodes is not None and not isinstance(nodes, dict):  # a list is how a node selector's result is passed
+        errors.append("%s: nodes must be a mapping of node name to {gpu-type: TYPE}, got %r" % (source, nodes))
     raise_if(errors)
-    return parse_pool(pool.get("name"), pool.get("description", ""), document.get("nodes") or {})
+    return parse_pool(pool.get("name"), pool.get("description", ""), nodes or {})
 
 
 def pool_spec_from_params(params):
