@@ -67,11 +67,10 @@ def test_every_token_is_distinct(fleet):
 
 def test_fleet_kubeconfig_has_a_context_per_cluster_and_identity(fleet):
     kubeconfig = json.loads(fleet.kubeconfig.read_text())
-    assert [c["name"] for c in kubeconfig["contexts"]] == [f"{cluster}-{identity}" for cluster in CLUSTERS
-                                                         for identity in IDENTITIES]
-    assert {c["name"]: (c["cluster"]["server"], c["cluster"]["certificate-authority"])
-            for c in kubeconfig["clusters"]} == {
-        plane.name: (plane.server, str(plane.ca_cert)) for plane in fleet.clusters}
+    expected = [f"{cluster}-{identity}" for cluster in CLUSTERS for identity in IDENTITIES]
+    assert [c["name"] for c in kubeconfig["contexts"]] == expected
+    cas = {c["name"]: (c["cluster"]["server"], c["cluster"]["certificate-authority"]) for c in kubeconfig["clusters"]}
+    assert cas == {plane.name: (plane.server, str(plane.ca_cert)) for plane in fleet.clusters}
     for cluster in CLUSTERS:  # each context reaches its own cluster, TLS verified with that cluster's CA
         configuration = client.Configuration()
         config.load_kube_config(str(fleet.kubeconfig), context=f"{cluster}-admin",
