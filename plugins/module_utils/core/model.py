@@ -21,6 +21,10 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
 ARCH_LABEL = "kubernetes.io/arch"
 UNKNOWN_GPU_FAMILY = "NVIDIA-UNKNOWN"
+# The keys of a bare-metal inventory entry (host_from_dict) and of each of its gpus.
+HOST_KEYS = ("name", "uid", "architecture", "cpu", "cpu_count", "memory", "gpus", "gpu", "labels", "resource_groups",
+             "status", "status_updated_at", "compute_pool", "machine_pool")
+GPU_KEYS = ("family", "count", "gpu_count", "memory_mib")
 
 
 @dataclass(frozen=True)
@@ -147,11 +151,17 @@ def host_from_dict(entry, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_R
     {family, count}), labels, resource_groups {key: value}, status (default Healthy), status_updated_at,
     compute_pool, machine_pool. Raises FabricError listing every problem with the entry.
     """
+    if not isinstance(entry, dict):
+        raise_if(["host %r: expected a mapping (name, architecture, cpu, memory, gpus, ...)" % (entry,)])
     errors = []
     name = entry.get("name") or entry.get("uid")
     where = "host %s" % (name or "<unnamed>")
     if not name:
         errors.append("%s: name (or uid) is required" % where)
+    elif not isinstance(name, str):
+        errors.append("%s: name must be a string" % where)
+    errors += ["%s: unknown key %s (known: %s)" % (where, key, ", ".join(HOST_KEYS))
+               for key in sorted(str(k) for k in entry if k not in HOST_KEYS)]
     architecture = normalise_architecture(entry.get("architecture", "AMD64"))
     if architecture is None:
         errors.append("%s: unknown architecture %r (AMD64 or ARM64)" % (where, entry.get("architecture")))
@@ -168,23 +178,39 @@ def host_from_dict(entry, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_R
     raw_gpus = entry.get("gpus")
     if raw_gpus is None and entry.get("gpu"):
         raw_gpus = [entry["gpu"]]
+    if raw_gpus is not None and not isinstance(raw_gpus, list):
+        errors.append("%s: gpus must be a list of {family, count, memory_mib}, got %r" % (where, raw_gpus))
+        raw_gpus = []
     groups = {}
     for item in raw_gpus or ():
+        if not isinstance(item, dict):
+            errors.append("%s: a gpus entry must be a mapping {family, count, memory_mib}, got %r" % (where, item))
+            continue
+        errors += ["%s: unknown gpus key %s (known: %s)" % (where, key, ", ".join(GPU_KEYS))
+                   for key in sorted(str(k) for k in item if k not in GPU_KEYS)]
         family = normalise_family(item.get("family") or "")
         count = _int_quantity(item.get("count", item.get("gpu_count", 0)), "%s: gpu count" % where, errors)
         memory_mib = item.get("memory_mib")
+        if memory_mib is not None:
+            memory_mib = _int_quantity(memory_mib, "%s: gpu memory_mib" % where, errors)
         if not family:
             errors.append("%s: every gpu entry needs a family" % where)
         elif family in groups:
             errors.append("%s: gpu family %s is listed twice" % (where, family))
         elif count:
-            groups[family] = GpuGroup(family, count, int(memory_mib) if memory_mib is not None else None)
+            groups[family] = GpuGroup(family, count, memory_mib)
     status = entry.get("status", "Healthy")
     if status not in HOST_STATUSES:
         errors.append("%s: status %r is not one of %s" % (where, status, ", ".join(HOST_STATUSES)))
-    labels = dict(entry.get("labels") or {})
+    mappings = {}
+    for key in ("labels", "resource_groups"):
+        mappings[key] = entry.get(key) or {}
+        if not isinstance(mappings[key], dict):
+            errors.append("%s: %s must be a mapping of key: value, got %r" % (where, key, mappings[key]))
+            mappings[key] = {}
+    labels = dict(mappings["labels"])
     groups_rg = dict((key[len(rg_prefix):], value) for key, value in labels.items() if key.startswith(rg_prefix))
-    groups_rg.update(entry.get("resource_groups") or {})
+    groups_rg.update(mappings["resource_groups"])
     raise_if(errors)
     return Host(
         name=str(name), architecture=architecture, cpu=cpu, memory=memory,
