@@ -55,6 +55,7 @@ class ComputePoolSpec:
     worker_resource_groups: Tuple[Tuple[str, str], ...] = ()
     scaling_policy_ref: Optional[Tuple[Tuple[str, str], ...]] = None
     description: str = ""
+    spoke: str = ""
 
     @property
     def managed_worker_pools(self):
@@ -143,6 +144,8 @@ def parse_compute_pool(args):
     if args.get("wait_timeout") is not None:
         _int(args["wait_timeout"], "wait_timeout", errors, 0, MAX_WAIT)
     rg_prefix = args.get("resource_group_prefix")
+    if args.get("spoke"):
+        errors.extend(dns_label_errors(args["spoke"], "spoke"))
     if rg_prefix is not None and (not isinstance(rg_prefix, str) or not rg_prefix.endswith("/")
                                   or dns_subdomain_errors(rg_prefix[:-1])):
         errors.append("resource_group_prefix %r must be a DNS subdomain followed by '/', like palette.ai.rg/"
@@ -150,6 +153,8 @@ def parse_compute_pool(args):
     ref = args.get("scaling_policy_ref", args.get("scaling_policy"))
     if ref is not None:
         errors.extend(dns_label_errors((ref or {}).get("name"), "scaling_policy_ref name"))
+        if (ref or {}).get("namespace") is not None:
+            errors.extend(dns_label_errors(ref["namespace"], "scaling_policy_ref namespace"))
         ref = tuple(sorted((str(k), str(v)) for k, v in ref.items() if v is not None))
     spec = ComputePoolSpec(
         name=name, namespace=namespace, mode=mode, control_plane=control_plane,
@@ -159,7 +164,7 @@ def parse_compute_pool(args):
             "control_plane_resource_groups", errors),
         worker_resource_groups=_resource_groups(args.get("worker_resource_groups"), "worker_resource_groups",
                                                 errors),
-        scaling_policy_ref=ref, description=str(args.get("description") or ""))
+        scaling_policy_ref=ref, description=str(args.get("description") or ""), spoke=str(args.get("spoke") or ""))
     raise_if(errors)
     return spec
 
@@ -209,15 +214,20 @@ def compute_pool_from_resource(resource):
                                   "count": (p.get("gpu") or {}).get("gpuCount")},
                           "min_worker_nodes": p.get("minWorkerNodes", 1)} for p in pools],
         "scaling_policy_ref": mode_body.get("scalingPolicyRef"),
+        "spoke": spec.get("spoke"),
     })
 
 
 def immutable_errors(old, new):
-    """Fields that cannot change once the compute pool exists (mode dedicated/shared)."""
+    """Fields that cannot change once the compute pool exists: mode (dedicated/shared) and the spoke whose
+    hosts it holds."""
     errors = []
     if old.mode != new.mode:
         errors.append("compute pool %s: mode is %s and cannot change to %s once created (delete and recreate it)"
                       % (new.name, old.mode, new.mode))
+    if old.spoke != new.spoke:
+        errors.append("compute pool %s: its hosts are on %s and cannot move to %s (delete and recreate it)"
+                      % (new.name, old.spoke or "the hub", new.spoke or "the hub"))
     return errors
 
 
