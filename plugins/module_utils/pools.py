@@ -30,7 +30,7 @@ def pool_report(cluster, name, prefix):
     state = read_state(cluster, ("Node", "Pod", "Pool", "Deployment", "Job"))
     nodes, pods = state.items("Node"), state.items("Pod")
     pools = dict((pool["metadata"]["name"], pool) for pool in state.items("Pool"))
-    ledger = Ledger(state)
+    ledger = Ledger({"": state})
     names = [row["name"] for row in pool_table(nodes, pods, prefix)]
     names = sorted(set(names) | set(pools), key=lambda n: (n == DEFAULT_POOL, n))
     if name:

@@ -12,19 +12,32 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Context, plan_fabric
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Context, plan_fabric, spokes_needed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps import access_questions
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import kinds_for
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import SPOKE_READS, kinds_for
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import APPLY, DELETE, diff_of
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import KubeError
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import (
-    Conflict, check_permissions, dry_run_objects, may, send)
+    Conflict, WriteError, check_permissions, dry_run_objects, key_list, may, send)
 
 REPLANS = 5  # reads and plans after a conflicting concurrent write, before giving up
 
 
 def utc_now():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _runs(writes):
+    """The writes cut into runs that go to one cluster each, in plan order."""
+    runs = []
+    for write in writes:
+        if runs and runs[-1][0].cluster == write.cluster:
+            runs[-1].append(write)
+        else:
+            runs.append([write])
+    return runs
 
 
 def _namespaces(state):
@@ -43,6 +56,8 @@ class FabricRun(object):
         self.done = []       # writes that went through in earlier, conflicting attempts
         self.plan = None
         self.state = None
+        self.states = {}     # cluster -> ClusterState ("" the hub, or the one cluster)
+        self.clusters = {"": self.cluster}
 
     def identity(self):
         describe = getattr(self.cluster.connection, "describe", None)
@@ -50,9 +65,21 @@ class FabricRun(object):
 
     def _plan(self):
         self.state = read_state(self.cluster, kinds_for(self.spec.kinds))
+        self.states = {"": self.state}
+        for name in spokes_needed(self.spec, self.state):
+            self.states[name] = read_state(self.spoke(name), SPOKE_READS)
         access = tuple(self._access(*question) for question in
                        access_questions(self.spec, self.state, self.spec.label_prefix))
-        return plan_fabric(self.spec, self.state, Context(now=utc_now(), access=access, prune=self.prune))
+        spokes = dict((name, state) for name, state in self.states.items() if name)
+        return plan_fabric(self.spec, self.state, Context(now=utc_now(), access=access, prune=self.prune), spokes)
+
+    def spoke(self, name):
+        """The Cluster of a registered spoke, through the connection the hub keeps for it (opened once)."""
+        if name not in self.clusters:
+            from ansible_collections.gpufabric.platform.plugins.module_utils.kube.spokes import open_spoke
+
+            self.clusters[name] = open_spoke(self.cluster, name)
+        return self.clusters[name]
 
     def _access(self, resource, name, namespace):
         """The server's word on `use` of one pool, and, when refused, whom its pool-access binding names."""
@@ -64,23 +91,62 @@ class FabricRun(object):
         return (resource, name, namespace), allowed, subjects
 
     def run(self):
-        """Plan and send; returns the plan that was carried out (FabricError / KubeError raise)."""
+        """Plan and send; returns the plan that was carried out (FabricError / KubeError raise).
+
+        A run that fails after an earlier, conflicting attempt wrote something (its new plan is refused, say, now
+        that a concurrent run took the GPUs it counted on) fails with a WriteError naming those writes too."""
+        try:
+            return self._attempts()
+        except WriteError as error:
+            earlier = [write for write in self.done if write not in error.done]
+            if earlier:
+                error.args = (self._with_earlier(error, earlier),)
+                error.done[:0] = earlier
+            raise
+        except (FabricError, KubeError) as error:
+            if not self.done:
+                raise
+            raise WriteError(self._with_earlier(error, self.done), getattr(error, "status", None), self.done)
+
+    @staticmethod
+    def _with_earlier(error, earlier):
+        return "%s. Written before a concurrent change made this run read and plan again: %s" % (
+            error, key_list(earlier))
+
+    def _attempts(self):
         for attempt in range(REPLANS):
             self.plan = self._plan()
-            writes = self.plan.writes
-            if writes:
-                check_permissions(self.cluster, writes, self.identity())
-                if not self.check_mode:
-                    dry_run_objects(self.cluster, writes, _namespaces(self.state))
             try:
-                send(self.cluster, writes, self.check_mode, _namespaces(self.state))
+                self._send(self.plan.writes)
             except Conflict as conflict:
-                self.done.extend(conflict.done)
                 if attempt == REPLANS - 1:
                     raise
+                self.done.extend(conflict.done)
                 continue
             return self.plan
         return self.plan
+
+    def _send(self, writes):
+        """Permissions on every cluster, then dry runs on every cluster, then the writes in plan order, each to
+        its cluster. A failure lists what every cluster had already been sent."""
+        clusters = sorted(set(write.cluster for write in writes))
+        for name in clusters:
+            mine = [write for write in writes if write.cluster == name]
+            identity = self.identity() if not name else "the hub's identity on spoke %s" % name
+            check_permissions(self.clusters[name], mine, identity)
+        if not self.check_mode:
+            for name in clusters:
+                dry_run_objects(self.clusters[name], [w for w in writes if w.cluster == name],
+                                _namespaces(self.states[name]))
+        done = []
+        for group in _runs(writes):
+            name = group[0].cluster
+            try:
+                send(self.clusters[name], group, self.check_mode, _namespaces(self.states[name]))
+            except WriteError as error:
+                error.done[:0] = done
+                raise
+            done.extend(group)
 
     @property
     def changed(self):
@@ -94,7 +160,7 @@ class FabricRun(object):
         before, after = {}, {}
         for write in self.plan.writes if writes is None else writes:
             old, new = diff_of(write, self.spec.label_prefix)
-            key = write.key if write.action != "labels" else "Node/%s" % write.name
+            key = write.key
             before.setdefault(key, old)
             if key in after and isinstance(after[key], dict) and isinstance(new, dict) and "labels" in new:
                 merged = dict(after[key]["labels"])

@@ -120,9 +120,19 @@ options:
       - Accepted for symmetry with the other modules; removing an app needs no force (its pool keeps running).
     type: bool
     default: false
+  delivery:
+    description:
+      - How the workload reaches a spoke. V(direct) writes it on the spoke through the connection the hub keeps.
+        V(manifestwork) writes an OCM C(ManifestWork) in the spoke's namespace on the hub instead, carrying
+        exactly the objects a direct delivery writes, for hubs whose spokes run OCM's work agent.
+      - Without a spoke (the app's compute pool names none and O(spoke) is unset), V(direct) is the only choice.
+    type: str
+    choices: [direct, manifestwork]
+    default: direct
 extends_documentation_fragment:
   - gpufabric.platform.auth
   - gpufabric.platform.label_prefix
+  - gpufabric.platform.spoke
 attributes:
   check_mode:
     support: full

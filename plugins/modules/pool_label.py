@@ -74,6 +74,7 @@ options:
 extends_documentation_fragment:
   - gpufabric.platform.auth
   - gpufabric.platform.label_prefix
+  - gpufabric.platform.spoke
 attributes:
   check_mode:
     support: full

@@ -1,7 +1,9 @@
 """Choose hosts for compute pools: stability first, then best fit, ties by name.
 
 Rules: a host belongs to at most one compute pool; current hosts that are still valid stay; new hosts come from
-the free ones (eligible status, no compute-pool label, not in any current allocation); the control plane prefers
+the free ones (eligible status, not in any current allocation, no compute-pool label but the compute pool's own:
+a run that labelled hosts and stopped before it recorded them leaves them to the next run of that compute pool,
+which chooses them again); the control plane prefers
 GPU-less hosts; a requirement that cannot be met keeps its current hosts and yields a Shortfall (returned, not
 raised) that counts why the other hosts were not eligible. Free hosts are indexed once per call by
 (family, architecture) and, lazily, by resource-group filter, so each requirement only touches its own bucket.
@@ -59,14 +61,18 @@ def _rank(host):
 
 
 class _FreeHosts:
-    """Hosts nobody holds, indexed once; claims are permanent for the call, lists are walked with cursors."""
+    """Hosts nobody holds, indexed once; claims are permanent for the call, lists are walked with cursors.
+    A host labelled for a compute pool that no allocation records is free for that compute pool only."""
 
     def __init__(self, hosts, taken):
         self.claimed = set(taken)
+        self.labelled = {}  # host -> the compute pool its label names
         self.by_family_arch, self.by_arch = {}, {}
         for host in hosts:
-            if host.name in self.claimed or not host.eligible or host.compute_pool:
+            if host.name in self.claimed or not host.eligible:
                 continue
+            if host.compute_pool:
+                self.labelled[host.name] = host.compute_pool
             self.by_arch.setdefault(host.architecture, []).append(host)
             for group in host.gpus:
                 self.by_family_arch.setdefault((group.family, host.architecture), []).append(host)
@@ -95,16 +101,18 @@ class _FreeHosts:
             self._lists[key] = [[host.name for host in sorted(items, key=order)], 0]
         return self._lists[key]
 
-    def take(self, entry, limit):
-        """Up to `limit` unclaimed names from a list, in order (advances the cursor past claimed ones)."""
+    def take(self, entry, limit, compute_pool):
+        """Up to `limit` unclaimed names from a list that `compute_pool` may take, in order (advances the cursor
+        past claimed ones)."""
         names, cursor = entry
         while cursor < len(names) and names[cursor] in self.claimed:
             cursor += 1
         entry[1] = cursor
         found = []
         while cursor < len(names) and len(found) < limit:
-            if names[cursor] not in self.claimed:
-                found.append(names[cursor])
+            name = names[cursor]
+            if name not in self.claimed and self.labelled.get(name, compute_pool) == compute_pool:
+                found.append(name)
             cursor += 1
         return found
 
@@ -213,8 +221,6 @@ def _attribute_reason(host, requirement, compute_pool):
         return intrinsic
     if host.compute_pool and host.compute_pool != compute_pool:
         return (1, "in compute pool %s" % host.compute_pool, True)
-    if host.compute_pool:
-        return (2, "labelled for this compute pool but not allocated", True)
     if not host.eligible:
         return (7, "unsupported" if host.status == "Unsupported" else "unhealthy", False)
     return None
@@ -361,18 +367,19 @@ def _keep(ctx, compute_pool, requirement, current_pool):
     return valid, False
 
 
-def _fill(ctx, requirement, kept):
+def _fill(ctx, compute_pool, requirement, kept):
     """Phase 2: add free hosts to the kept ones; returns the final host names or None when impossible."""
     hosts, free = ctx.hosts, ctx.free
     if requirement.family is None:
         missing = requirement.need - len(kept)
         found = free.take(free.control_plane_list(requirement.architecture, requirement.groups,
-                                                  requirement.families), missing)
+                                                  requirement.families), missing, compute_pool)
         return kept + found if len(found) == missing else None
     need = requirement.need - sum(_size(hosts[name], requirement) for name in kept)
     min_hosts = requirement.min_hosts - len(kept)
     lists = free.worker_groups(requirement.family, requirement.architecture, requirement.groups)
-    groups = [(size, free.take(entry, caps_for(size, need, min_hosts))) for size, entry in lists.items()]
+    groups = [(size, free.take(entry, caps_for(size, need, min_hosts), compute_pool))
+              for size, entry in lists.items()]
     added = best_fit(groups, need, min_hosts)
     if added is None:
         return None
@@ -404,7 +411,7 @@ def allocate_many(hosts, specs, currents):
     for spec, requirements in plans:
         pools, shortfalls = [], []
         for requirement, current_pool, kept, done in requirements:
-            chosen = kept if done else _fill(ctx, requirement, kept)
+            chosen = kept if done else _fill(ctx, spec.name, requirement, kept)
             if chosen is None:
                 shortfalls.append(_shortfall(ctx, spec.name, requirement, kept, current_pool))
                 current_hosts = current_pool.host_names if current_pool else ()

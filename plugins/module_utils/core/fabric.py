@@ -51,6 +51,12 @@ class Entry:
     def key(self):
         return (self.namespace or "", self.name)
 
+    @property
+    def cluster(self):
+        """The spoke the entry's nodes and workloads are on ("" for the cluster the run addresses). An app on a
+        compute pool is where its compute pool is; the planner resolves that."""
+        return self.params.get("spoke") or ""
+
 
 @dataclass(frozen=True)
 class FabricSpec:
@@ -219,11 +225,45 @@ def tagged(write, where):
     return None if write is None else replace(write, entry=where)
 
 
-def plan_fabric(spec, state, context=Context()):
-    """The whole plan. Raises FabricError with every problem found; otherwise returns FabricPlan."""
+def plan_fabric(spec, state, context=Context(), spokes=None):
+    """The whole plan. state: the cluster the run addresses (the hub, when there are spokes); spokes: {name:
+    ClusterState} of the spokes the entries name. Raises FabricError with every problem found; otherwise
+    returns FabricPlan."""
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.planner import Planner
 
-    return Planner(spec, state, context).plan()
+    return Planner(spec, state, context, spokes).plan()
+
+
+def spokes_needed(spec, state):
+    """The spokes a plan of `spec` reads: those its entries name, and those of the compute pools its apps use
+    (declared in the spec, or as the hub's ComputePool objects record them)."""
+    names = set(entry.cluster for entry in spec.entries if entry.kind in ("pool_label", "compute_pool",
+                                                                          "app_deployment"))
+    declared = dict(((e.namespace, e.name), e.cluster) for e in spec.of("compute_pool") if e.present)
+    for entry in spec.of("app_deployment"):
+        if entry.present and entry.spec.target_kind == "compute_pool":
+            key = (entry.namespace, entry.spec.target)
+            live = state.get("ComputePool", key[1], key[0]) or {}
+            names.add(declared.get(key, (live.get("spec") or {}).get("spoke") or ""))
+    return sorted(name for name in names if name)
+
+
+def scoped(spec, spoke, state):
+    """The part of a spec that lives on one spoke: its labelled pools, the compute pools whose hosts are there,
+    and the apps that land there (the per-spoke step of a fleet, run side by side with Ansible's forks)."""
+    spokes = dict(((e.namespace, e.name), e.cluster) for e in spec.of("compute_pool"))
+
+    def spoke_of(namespace, compute_pool):
+        if (namespace, compute_pool) in spokes:
+            return spokes[(namespace, compute_pool)]
+        live = state.get("ComputePool", compute_pool, namespace) or {}
+        return (live.get("spec") or {}).get("spoke") or ""
+
+    def kept(entry):
+        if entry.kind == "app_deployment" and entry.present and entry.spec.target_kind == "compute_pool":
+            return spoke_of(entry.namespace, entry.spec.target) == spoke
+        return entry.kind in ("pool_label", "compute_pool", "app_deployment") and entry.cluster == spoke
+    return FabricSpec(spec.label_prefix, tuple(entry for entry in spec.entries if kept(entry)))
 
 
 def single_entry_spec(kind, args, label_prefix):

@@ -38,38 +38,56 @@ def recorded(apps):
             "aiWorkloadRefs": workload_refs(apps)}
 
 
+def _workload_apps(obj):
+    """(target kind, target name, AppAllocation) recorded on an app workload, or None."""
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import app_from_workload
+
+    placed = app_from_workload(obj)
+    if placed is None or placed[0] not in (POOL, COMPUTE_POOL):
+        return None
+    return placed
+
+
 class Ledger(object):
-    """{target: {(namespace, app): AppAllocation}}; target is (POOL, name, None) or (COMPUTE_POOL, name,
-    namespace)."""
+    """{target: {(namespace, app): AppAllocation}}; target is (POOL, name, cluster) for a labelled pool (pools
+    live on the cluster whose nodes they label) or (COMPUTE_POOL, name, namespace) for a compute pool (always on
+    the hub, wherever its hosts are)."""
 
-    def __init__(self, state):
-        from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import app_from_workload
-
+    def __init__(self, states):
+        """states: {cluster: ClusterState}, "" the cluster the run addresses (the hub)."""
         self.books = {}
-        for pool in state.items("Pool"):
-            for app in apps_from_refs(pool.get("status")):
-                self.books.setdefault((POOL, pool["metadata"]["name"], None), {})[(app.namespace, app.name)] = app
-        for cp in state.items("ComputePool"):
-            metadata = cp["metadata"]
-            target = (COMPUTE_POOL, metadata["name"], metadata.get("namespace"))
-            for app in apps_from_refs(cp.get("status"), metadata.get("namespace")):
-                self.books.setdefault(target, {})[(app.namespace, app.name)] = app
-        for kind in ("Deployment", "Job"):
-            for obj in state.items(kind):
-                placed = app_from_workload(obj)
-                if placed is None or placed[0] not in (POOL, COMPUTE_POOL):
-                    continue
-                target_kind, name, app = placed
-                target = (target_kind, name, app.namespace if target_kind == COMPUTE_POOL else None)
-                self.books.setdefault(target, {}).setdefault((app.namespace, app.name), app)
+        for cluster, state in sorted(states.items()):
+            for pool in state.items("Pool"):
+                for app in apps_from_refs(pool.get("status")):
+                    self._add((POOL, pool["metadata"]["name"], cluster), app, True)
+            for cp in state.items("ComputePool"):
+                metadata = cp["metadata"]
+                for app in apps_from_refs(cp.get("status"), metadata.get("namespace")):
+                    self._add((COMPUTE_POOL, metadata["name"], metadata.get("namespace")), app, True)
+        for cluster, state in sorted(states.items()):
+            workloads = [(obj, cluster) for kind in ("Deployment", "Job") for obj in state.items(kind)]
+            for work in state.items("ManifestWork"):  # delivered to the spoke named by its namespace
+                for manifest in ((work.get("spec") or {}).get("workload") or {}).get("manifests") or ():
+                    if isinstance(manifest, dict) and manifest.get("kind") in ("Deployment", "Job"):
+                        workloads.append((manifest, work["metadata"].get("namespace") or ""))
+            for obj, where in workloads:
+                placed = _workload_apps(obj)
+                if placed is not None:
+                    target_kind, name, app = placed
+                    self._add(self.target(target_kind, name, app.namespace, where), app, False)
         self.initial = dict((target, dict(book)) for target, book in self.books.items())
 
-    @staticmethod
-    def target(kind, name, namespace):
-        return kind, name, namespace if kind == COMPUTE_POOL else None
+    def _add(self, target, app, replace):
+        book = self.books.setdefault(target, {})
+        if replace or (app.namespace, app.name) not in book:
+            book[(app.namespace, app.name)] = app
 
-    def apps_on(self, kind, name, namespace=None):
-        book = self.books.get(self.target(kind, name, namespace), {})
+    @staticmethod
+    def target(kind, name, namespace=None, cluster=""):
+        return (kind, name, namespace) if kind == COMPUTE_POOL else (kind, name, cluster)
+
+    def apps_on(self, kind, name, namespace=None, cluster=""):
+        book = self.books.get(self.target(kind, name, namespace, cluster), {})
         return sorted(book.values(), key=lambda a: (a.namespace, a.name))
 
     def apps_in(self, namespace):
@@ -89,10 +107,11 @@ class Ledger(object):
         for book in self.books.values():
             book.pop((namespace, name), None)
 
-    def place(self, kind, target_name, app):
+    def place(self, kind, target_name, app, cluster=""):
         self.remove(app.namespace, app.name)
-        self.books.setdefault(self.target(kind, target_name, app.namespace), {})[(app.namespace, app.name)] = app
+        self.books.setdefault(self.target(kind, target_name, app.namespace, cluster), {})[
+            (app.namespace, app.name)] = app
 
     def changed_targets(self):
         targets = set(self.books) | set(self.initial)
-        return sorted(t for t in targets if self.books.get(t, {}) != self.initial.get(t, {}))
+        return sorted((t for t in targets if self.books.get(t, {}) != self.initial.get(t, {})), key=str)

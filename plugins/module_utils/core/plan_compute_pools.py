@@ -65,12 +65,26 @@ class ComputePools(object):
         self.planned = {}      # (namespace, name) -> Planned
         self.removed = {}      # (namespace, name) -> entry
         self.label_changes = {}
-        self.nodes = planner.state.items("Node")
+        self._allocated = {}  # spoke -> {compute pool: allocation} planned so far (exclusive per cluster)
+        self._nodes = {}
         for entry in planner.spec.of("compute_pool"):
             if not entry.present:
                 self.removed[(entry.namespace, entry.name)] = entry
         for key in planner.pruned_keys("ComputePool", [cp for cp in self.live.values() if managed(cp)]):
             self.removed[key] = planner.pruned_entry("compute_pool", key[1], key[0])
+
+    def nodes(self, cluster):
+        """The Nodes of the cluster a compute pool's hosts are on (the hub's own, or a spoke's)."""
+        if cluster not in self._nodes:
+            self._nodes[cluster] = self.p.state_of(cluster).items("Node")
+        return self._nodes[cluster]
+
+    def spoke_of(self, name, namespace):
+        """The spoke a compute pool's hosts are on once the spec is applied ("" for the hub's own nodes)."""
+        planned = self.planned.get((namespace, name))
+        if planned is not None:
+            return planned.spec.spoke
+        return ((self.live.get((namespace, name)) or {}).get("spec") or {}).get("spoke") or ""
 
     def exists(self, name, namespace):
         """A compute pool apps may use once the spec is applied: declared, or live and not removed."""
@@ -103,14 +117,17 @@ class ComputePools(object):
         for entry in entries:
             self._check(entry)
         groups = {}
-        for entry in entries:
-            group = ("hosts", entry.where) if entry.params.get("hosts") else ("nodes", entry.params[
-                "resource_group_prefix"])
+        for entry in entries:  # one host inventory per group: a host list, or a cluster's Nodes
+            group = ("hosts", entry.where, "") if entry.params.get("hosts") else (
+                "nodes", entry.params["resource_group_prefix"], entry.cluster)
             groups.setdefault(group, []).append(entry)
-        currents = dict((key[1], allocation_from_status(cp.get("status"))) for key, cp in self.live.items()
-                        if key not in self.removed)
         for group in sorted(groups):
+            spoke = group[2]
+            currents = dict((key[1], allocation_from_status(cp.get("status"))) for key, cp in self.live.items()
+                            if key not in self.removed and self.spoke_of(key[1], key[0]) == spoke)
+            currents.update(self._allocated.get(spoke, {}))
             self._plan_group(group, groups[group], currents)
+            self._allocated.setdefault(spoke, {}).update(currents)
 
     def settle(self, ledger):
         """Once the apps are placed: guards that depend on them, and removals."""
@@ -192,7 +209,7 @@ class ComputePools(object):
 
     def _plan_group(self, group, entries, currents):
         p = self.p
-        kind, unused = group
+        kind, unused, spoke = group
         entries = [e for e in entries if (e.namespace, e.name) in self.planned]
         if not entries:
             return
@@ -201,7 +218,7 @@ class ComputePools(object):
                 hosts = parse_hosts(inventory=entries[0].params["hosts"], label_prefix=p.prefix,
                                     rg_prefix=entries[0].params["resource_group_prefix"])
             else:
-                hosts = parse_hosts(nodes=self.nodes, label_prefix=p.prefix, rg_prefix=group[1])
+                hosts = parse_hosts(nodes=self.nodes(spoke), label_prefix=p.prefix, rg_prefix=group[1])
         except FabricError as error:
             for entry in entries:
                 p.errors.extend(p.where(entry, error.errors))
@@ -227,16 +244,16 @@ class ComputePools(object):
             p.add("compute-pool", apply_write(desired, item.live), item.entry)
         merged = merge_label_patches(patches)
         self._label(merged, "compute-pool-labels", dict((spec_item.spec.name, spec_item.entry)
-                                                        for spec_item in planned))
+                                                        for spec_item in planned), spoke)
 
-    def _label(self, patches, phase, entries_by_pool):
-        by_name = dict((n["metadata"]["name"], n) for n in self.nodes)
+    def _label(self, patches, phase, entries_by_pool, cluster):
+        by_name = dict((n["metadata"]["name"], n) for n in self.nodes(cluster))
         key = self.p.prefix + "/compute-pool"
         for node in sorted(patches):
             live = by_name[node]
             owner = patches[node].get(key) or ((live["metadata"].get("labels") or {}).get(key))
-            self.label_changes[node] = patches[node]
-            self.p.add(phase, label_write(live, patches[node]), entries_by_pool.get(owner))
+            self.label_changes[(cluster, node)] = patches[node]
+            self.p.add(phase, label_write(live, patches[node]), entries_by_pool.get(owner), cluster)
 
     def _guard_families(self, planned, ledger):
         spec = planned.spec
@@ -261,13 +278,14 @@ class ComputePools(object):
         p = self.p
         namespace, name = key
         live = self.live.get(key)
+        spoke = ((live or {}).get("spec") or {}).get("spoke") or entry.cluster
         hosts = []
         if not entry.params.get("hosts"):
-            hosts = parse_hosts(nodes=self.nodes, label_prefix=p.prefix,
+            hosts = parse_hosts(nodes=self.nodes(spoke), label_prefix=p.prefix,
                                 rg_prefix=entry.params.get("resource_group_prefix") or "palette.ai.rg/")
         labels = compute_pool_label_changes(hosts, name, (), p.prefix) if hosts else {}
         if live is None:
-            self._label(labels, "remove-compute-pool", {name: entry})
+            self._label(labels, "remove-compute-pool", {name: entry}, spoke)
             p.report(entry, {"compute_pool": None, "plan": plan_delete(name, ()).to_dict(),
                              "changed_nodes": sorted(labels)})
             return
@@ -295,7 +313,7 @@ class ComputePools(object):
             p.add("remove-compute-pool", status_write(live, status, live), entry)
         except FabricError:
             pass  # an object this collection cannot read back is deleted as it is
-        self._label(labels, "remove-compute-pool", {name: entry})
+        self._label(labels, "remove-compute-pool", {name: entry}, spoke)
         p.add("remove-compute-pool", delete_write(live, "ComputePool"), entry)
         p.report(entry, {"compute_pool": None, "plan": plan_delete(name, current).to_dict(),
                          "changed_nodes": sorted(labels)})
@@ -313,10 +331,12 @@ class ComputePools(object):
             status.update(recorded(ledger.apps_on(COMPUTE_POOL, spec.name, spec.namespace)))
             desired = render_compute_pool(spec, status)
             p.add("compute-pool-status", status_write(desired, status, planned.live), planned.entry)
+            before = self._members_before(spec.name, spec.spoke)
             report = {"compute_pool": strip_volatile(desired), "plan": planned.plan.to_dict(),
-                      "changed_nodes": sorted(n for n, patch in self.label_changes.items()
-                                              if patch.get(p.prefix + "/compute-pool") == spec.name
-                                              or (n in self._members_before(spec.name)))}
+                      "changed_nodes": sorted(n for (cluster, n), patch in self.label_changes.items()
+                                              if cluster == spec.spoke and (
+                                                  patch.get(p.prefix + "/compute-pool") == spec.name
+                                                  or n in before))}
             if planned.decision is not None:
                 report["autoscaling"] = {"decision": planned.decision.action,
                                          "targetNodes": planned.decision.target_nodes,
@@ -333,7 +353,7 @@ class ComputePools(object):
             status.update(recorded(ledger.apps_on(COMPUTE_POOL, name, namespace)))
             p.add("compute-pool-status", status_write(live, status, live), None)
 
-    def _members_before(self, name):
+    def _members_before(self, name, cluster):
         key = self.p.prefix + "/compute-pool"
-        return set(n["metadata"]["name"] for n in self.nodes
+        return set(n["metadata"]["name"] for n in self.nodes(cluster)
                    if (n["metadata"].get("labels") or {}).get(key) == name)

@@ -26,16 +26,19 @@ def _labels(obj):
 class Pools(object):
     """Final membership {node: pool}, the label patches, and each affected pool's object and status."""
 
-    def __init__(self, planner):
-        self.p = planner
+    def __init__(self, planner, cluster=""):
+        self.p, self.cluster = planner, cluster
+        state = planner.state_of(cluster)
         self.pool_key, self.type_key = pool_keys(planner.prefix)
-        self.nodes = planner.state.items("Node")
+        self.nodes = state.items("Node")
         self.by_name = dict((_name(n), n) for n in self.nodes)
-        self.pods = planner.state.items("Pod")
-        self.live_pools = dict((_name(pool), pool) for pool in planner.state.items("Pool"))
+        self.pods = state.items("Pod")
+        self.live_pools = dict((_name(pool), pool) for pool in state.items("Pool"))
         self.specs = {}       # declared pool name -> (entry, PoolSpec)
         self.removed = {}     # pool name -> entry (state=absent or pruned)
         for entry in planner.spec.of("pool_label"):
+            if entry.cluster != cluster:
+                continue
             if not entry.present:
                 self.removed[entry.name] = entry
                 continue
@@ -49,7 +52,7 @@ class Pools(object):
                     planner.error(entry, str(error))
                     continue
             self.specs[spec.name] = (entry, spec)
-        for name in planner.pruned("Pool", [pool for pool in self.live_pools.values() if managed(pool)]):
+        for name in planner.pruned("Pool", [pool for pool in self.live_pools.values() if managed(pool)], cluster):
             self.removed[name] = planner.pruned_entry("pool_label", name)
         self.changes = {}
         self.after_nodes = self.nodes
@@ -88,15 +91,17 @@ class Pools(object):
             if patch:
                 self.changes[node] = patch
         for node in sorted(self.changes):
-            p.add("pool-labels", label_write(self.by_name[node], self.changes[node]), self.claims.get(node))
+            p.add("pool-labels", label_write(self.by_name[node], self.changes[node]), self.claims.get(node),
+                  self.cluster)
         self.after_nodes = apply_label_changes(self.nodes, self.changes)
         self._members = None
         for name, (entry, spec) in sorted(self.specs.items()):
             row = self.row(name, 0)
-            p.add("pool", apply_write(render_pool(spec, row, p.prefix), self.live_pools.get(name)), entry)
+            p.add("pool", apply_write(render_pool(spec, row, p.prefix), self.live_pools.get(name)), entry,
+                  self.cluster)
         for name, entry in sorted(self.removed.items()):
             if name in self.live_pools:
-                p.add("remove-pool", delete_write(self.live_pools[name], "Pool"), entry)
+                p.add("remove-pool", delete_write(self.live_pools[name], "Pool"), entry, self.cluster)
 
     def _guard_leavers(self, live, desired):
         """Nodes leaving a pool (shrunk list, overwrite by another pool, removal) while pods that select the pool
@@ -154,19 +159,20 @@ class Pools(object):
                 touched.add(before)
             if patch.get(self.pool_key):
                 touched.add(patch[self.pool_key])
-        touched |= set(name for (kind, name, unused) in ledger.changed_targets() if kind == "pool")
+        touched |= set(target[1] for target in ledger.changed_targets() if target[0] == "pool"
+                       and target[2] == self.cluster)
         for name in sorted(touched - set(self.removed)):
             live = self.live_pools.get(name)
             entry = self.specs.get(name, (None,))[0]
             if live is None and entry is None:
                 continue
-            apps = ledger.apps_on("pool", name)
+            apps = ledger.apps_on("pool", name, cluster=self.cluster)
             allocated = sum(app.count for app in apps)
             status = pool_status(self.row(name, allocated), recorded(apps))
             obj = live if entry is None else render_pool(self.specs[name][1], self.row(name, allocated), p.prefix)
-            p.add("pool-status", status_write(obj, status, live), entry)
+            p.add("pool-status", status_write(obj, status, live), entry, self.cluster)
         for name, (entry, spec) in sorted(self.specs.items()):
-            apps = ledger.apps_on("pool", name)
+            apps = ledger.apps_on("pool", name, cluster=self.cluster)
             described = describe_pool(name, self.members(name), self.pods, p.prefix, spec.description,
                                       allocated=sum(app.count for app in apps))
             p.report(entry, {"pool": described, "changed_nodes": sorted(

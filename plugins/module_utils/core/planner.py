@@ -9,6 +9,8 @@ is removed while something that depends on it still stands.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import app_from_workload
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Entry, FabricPlan, tagged
@@ -18,10 +20,11 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_compute_pools import ComputePools
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_pools import Pools
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import Tenancy, managed
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import ClusterState
 
 PHASES = ("tenant", "project", "tenant-status", "pool", "pool-labels", "pool-status", "compute-pool",
-          "compute-pool-labels", "compute-pool-status", "workload", "remove-workload", "remove-compute-pool",
-          "remove-pool", "remove-project", "remove-tenant")
+          "compute-pool-labels", "compute-pool-status", "spoke-namespace", "workload", "remove-workload",
+          "remove-compute-pool", "remove-pool", "remove-project", "remove-tenant")
 # live kind -> the entry kind that declares it (what prune compares against)
 DECLARED_BY = {"Tenant": "tenant", "Namespace": "project", "Pool": "pool_label", "ComputePool": "compute_pool",
                "Deployment": "app_deployment", "Job": "app_deployment"}
@@ -35,8 +38,10 @@ def _key(obj):
 class Planner(object):
     """Collects writes per phase, per-entry reports, warnings and errors while the kinds are planned."""
 
-    def __init__(self, spec, state, context):
+    def __init__(self, spec, state, context, spokes=None):
         self.spec, self.state, self.context = spec, state, context
+        self.states = dict(spokes or {})
+        self.states[""] = state
         self.prefix = spec.label_prefix
         self.errors, self.warnings, self.waiting = [], [], []
         self._writes = dict((phase, []) for phase in PHASES)
@@ -44,9 +49,11 @@ class Planner(object):
 
     # -- what the kind planners call ---------------------------------------------------------------------------
 
-    def add(self, phase, write, entry=None):
+    def add(self, phase, write, entry=None, cluster=""):
+        """Add a write to a phase; cluster: the spoke it goes to ("" for the cluster the run addresses)."""
         if write is not None:
-            self._writes[phase].append(tagged(write, entry.where if entry is not None else ""))
+            self._writes[phase].append(replace(tagged(write, entry.where if entry is not None else ""),
+                                               cluster=cluster))
 
     def report(self, entry, body):
         self._reports.append((entry.where, entry.kind, body))
@@ -59,19 +66,34 @@ class Planner(object):
     def error(self, entry, message):
         self.errors.extend(self.where(entry, [message]))
 
-    def _declared(self, kind):
-        return set((e.namespace, e.name) for e in self.spec.of(DECLARED_BY[kind]))
+    def _declared(self, kind, cluster=None):
+        """(namespace, name) of the entries that declare objects of a live kind (on one cluster, when given)."""
+        return set((e.namespace, e.name) for e in self.spec.of(DECLARED_BY[kind])
+                   if cluster is None or kind not in ("Pool",) or e.cluster == cluster)
 
-    def pruned_keys(self, kind, live_objects):
+    def state_of(self, cluster):
+        """The objects read on one cluster; a spoke nobody read is an error, not an empty cluster."""
+        if cluster not in self.states:
+            self.errors.append("spoke %s: nothing was read from it; register it with gpufabric.platform.spoke "
+                               "(its connection is kept on the hub)" % cluster)
+            self.states[cluster] = ClusterState()
+        return self.states[cluster]
+
+    def clusters(self):
+        """Every cluster the spec's pools and apps are on: the one the run addresses, and the spokes named."""
+        return sorted(set([""] + [e.cluster for e in self.spec.entries if e.kind in ("pool_label",
+                                                                                    "app_deployment")]))
+
+    def pruned_keys(self, kind, live_objects, cluster=None):
         """(namespace, name) of managed live objects of `kind` that the spec does not name, when pruning."""
         if not self.context.prune:
             return []
-        declared = self._declared(kind)
+        declared = self._declared(kind, cluster)
         return sorted(set(_key(obj) for obj in live_objects if managed(obj) and _key(obj) not in declared),
                       key=lambda key: (key[0] or "", key[1]))
 
-    def pruned(self, kind, live_objects):
-        return [name for unused, name in self.pruned_keys(kind, live_objects)]
+    def pruned(self, kind, live_objects, cluster=None):
+        return [name for unused, name in self.pruned_keys(kind, live_objects, cluster)]
 
     @staticmethod
     def pruned_entry(kind, name, namespace=None):
@@ -111,16 +133,18 @@ class Planner(object):
 
     def plan(self):
         tenancy = Tenancy(self)
-        pools = Pools(self)
-        ledger = Ledger(self.state)
+        pools = dict((cluster, Pools(self, cluster)) for cluster in self.clusters())
+        ledger = Ledger(self.states)
         compute_pools = ComputePools(self, tenancy)
         apps = Apps(self, tenancy, pools, compute_pools, ledger)
         tenancy.plan()
-        pools.plan()
+        for cluster in sorted(pools):
+            pools[cluster].plan()
         compute_pools.plan()
         apps.plan()
         compute_pools.settle(ledger)
-        pools.finish(ledger)
+        for cluster in sorted(pools):
+            pools[cluster].finish(ledger)
         compute_pools.finish(ledger)
         tenancy.finish()
         raise_if(self.errors)

@@ -33,6 +33,8 @@ def render_compute_pool_spec(spec):
             {"name": w.name, "architecture": w.architecture, "gpu": {"family": w.family, "gpuCount": w.gpu_count},
              "minWorkerNodes": w.min_worker_nodes} for w in sorted(spec.worker_pools, key=lambda w: w.name)]},
     }
+    if spec.spoke:
+        body["spoke"] = spec.spoke
     if spec.description:
         body["description"] = spec.description
     return body

@@ -29,6 +29,7 @@ LISTS = {
     "RoleBinding": (MANAGED_SELECTOR, None),
     "Deployment": (APP_LABEL, None),
     "Job": (APP_LABEL, None),
+    "ManifestWork": (APP_LABEL, None),
 }
 
 # What each kind of entry reads. Nodes are read by every kind that counts or places GPUs.
@@ -37,8 +38,11 @@ READS = {
     "project": ("Tenant", "Namespace", "ResourceQuota", "Role", "RoleBinding", "Deployment", "Job", "Node"),
     "pool_label": ("Node", "Pod", "Pool", "Deployment", "Job"),
     "compute_pool": ("Node", "Namespace", "ComputePool", "ScalingPolicy", "Deployment", "Job"),
-    "app_deployment": ("Namespace", "Node", "Pod", "Pool", "ComputePool", "Deployment", "Job"),
+    "app_deployment": ("Namespace", "Node", "Pod", "Pool", "ComputePool", "Deployment", "Job", "ManifestWork"),
 }
+# What a run reads on a spoke its entries name: the nodes and pods its pools and compute pools hold, its
+# labelled pools, the apps delivered to it, and the project namespaces and quotas mirrored there.
+SPOKE_READS = ("Node", "Pod", "Pool", "Deployment", "Job", "Namespace", "ResourceQuota")
 
 
 def kinds_for(entry_kinds):

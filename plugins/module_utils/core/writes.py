@@ -40,9 +40,11 @@ class Write:
 
     @property
     def key(self):
-        """Kind/name or Kind/namespace/name, plus /status for a status write: how results and diffs name it."""
+        """Kind/name or Kind/namespace/name, plus /status for a status write, after "<spoke>:" for a write to a
+        spoke: how results and diffs name it."""
         parts = [self.kind] + ([self.namespace] if self.namespace else []) + [self.name]
-        return "/".join(parts) + ("/status" if self.action == STATUS else "")
+        key = "/".join(parts) + ("/status" if self.action == STATUS else "")
+        return "%s:%s" % (self.cluster, key) if self.cluster else key
 
     @property
     def creates(self):

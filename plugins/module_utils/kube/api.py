@@ -1,13 +1,10 @@
 # Copyright: gpufabric contributors
 # Apache License 2.0 (see LICENSE)
-"""The only code that talks to the API server: read, server-side apply, label patches, delete.
+"""One API server: requests (with throttling and the server's warnings handled), GET and LIST.
 
 Objects travel as plain dicts (the JSON the server speaks), never as generated client models: the core renders
-dicts, and decoding 1,000 Nodes into models costs more than the request. Every write goes through `apply`,
-`apply_status`, `patch_labels` or `delete`, each of which
-- sends nothing when the live object already matches (a converged run writes nothing),
-- sends a server-side dry run in check mode (the server, not a client-side guess, says what would change),
-- returns before and after for diff mode.
+dicts, and decoding 1,000 Nodes into models costs more than the request. What to write is the core's decision
+(core.writes); kube.send sends it, and kube.reader reads what a plan starts from.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ import json
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 try:
     from urllib.parse import urlencode
@@ -24,8 +20,6 @@ except ImportError:  # pragma: no cover
     from urllib import urlencode
 
 FIELD_MANAGER = "gpufabric"
-FINGERPRINT = "gpufabric.io/fingerprint"
-CONFLICT_RETRIES = 3
 PATCH_THREADS = 8  # concurrent label patches; the connection pool holds as many connections
 REQUEST_TIMEOUT = 60  # seconds; a LIST of 100,000 nodes is well inside it
 THROTTLE_RETRIES = 5  # times a request the server asked to wait for (429, Retry-After) is sent again
@@ -48,12 +42,10 @@ RESOURCES = {
     "ComputePool": ("gpufabric.io/v1alpha1", "computepools", True),
     "ScalingPolicy": ("gpufabric.io/v1alpha1", "scalingpolicies", True),
     "Tenant": ("gpufabric.io/v1alpha1", "tenants", False),
+    "ManifestWork": ("work.open-cluster-management.io/v1", "manifestworks", True),
 }
 
 # Server-kept bookkeeping, left out of diffs and comparisons.
-_VOLATILE_METADATA = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink")
-
-
 class KubeError(Exception):
     """An API request failed; `status` is the HTTP code, the message is the server's own words."""
 
@@ -74,61 +66,6 @@ def path_for(kind, name=None, namespace=None, subresource=None):
     if subresource:
         parts.append(subresource)
     return "/".join(parts)
-
-
-def strip_volatile(obj):
-    """The object as a diff should show it: no managedFields, resourceVersion, uid and the like."""
-    if obj is None:
-        return None
-    clean = dict(obj)
-    metadata = dict(clean.get("metadata") or {})
-    for key in _VOLATILE_METADATA:
-        metadata.pop(key, None)
-    clean["metadata"] = metadata
-    return clean
-
-
-def contains(live, desired):
-    """True when every field of `desired` has the same value in `live` (the server may add defaults)."""
-    if isinstance(desired, dict):
-        return isinstance(live, dict) and all(
-            key in live and contains(live[key], value) for key, value in desired.items()
-        )
-    if isinstance(desired, list):
-        return isinstance(live, list) and len(live) == len(desired) and all(
-            contains(item, wanted) for item, wanted in zip(live, desired)
-        )
-    return live == desired
-
-
-def fingerprint(desired):
-    """A digest of what we last applied, stored on the object: a field we stop setting changes it, so the
-    next apply removes that field, while a re-run with the same input finds it equal and sends nothing."""
-    import hashlib
-
-    canonical = json.dumps(desired, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
-
-
-def drop_empty_strings(value):
-    """Mapping values that are "" removed, recursively (list items kept: RBAC's apiGroups [""] means core).
-
-    kube-apiserver 1.20's server-side apply stores "" in a custom resource as null and then rejects it as
-    not a string; an absent field means the same to every gpufabric object, so "" is never sent.
-    """
-    if isinstance(value, dict):
-        return dict((k, drop_empty_strings(v)) for k, v in value.items() if v != "")
-    if isinstance(value, list):
-        return [drop_empty_strings(item) for item in value]
-    return value
-
-
-def with_fingerprint(desired):
-    stamped = drop_empty_strings(desired)
-    body = {key: value for key, value in desired.items() if key != "status"}
-    stamped.setdefault("metadata", {}).setdefault("annotations", {})[FINGERPRINT] = fingerprint(body)
-    stamped.pop("status", None)
-    return stamped
 
 
 class Cluster(object):
@@ -222,94 +159,6 @@ class Cluster(object):
             query["fieldSelector"] = field_selector
         result = self.request("GET", path_for(kind, namespace=namespace), query=query) or {}
         return result.get("items") or []
-
-    def can_i(self, verb, group, resource, name=None, namespace=None):
-        """Whether the caller may do `verb` (a SelfSubjectAccessReview). Sent as a dry run: a review stores
-        nothing either way, and the audit log then shows it as what it is, not as a write."""
-        attributes = {"verb": verb, "group": group, "resource": resource}
-        if name:
-            attributes["name"] = name
-        if namespace:
-            attributes["namespace"] = namespace
-        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                "spec": {"resourceAttributes": attributes}}
-        review = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=body,
-                              query={"dryRun": "All"}) or {}
-        return bool((review.get("status") or {}).get("allowed"))
-
-    # -- writes --------------------------------------------------------------------------------------------
-
-    def apply(self, desired, live, check_mode=False):
-        """Server-side apply of `desired` (status excluded) unless `live` (the object as read, or None)
-        already matches. Returns (changed, after)."""
-        stamped = with_fingerprint(desired)
-        if live is not None and _annotation(live, FINGERPRINT) == _annotation(stamped, FINGERPRINT) \
-                and contains(live, stamped):
-            return False, live
-        return True, self._apply(stamped, check_mode)
-
-    def apply_status(self, desired, live, check_mode=False):
-        """Server-side apply of `desired['status']` through the status subresource, unless equal already."""
-        status = drop_empty_strings(desired["status"])
-        if live is not None and live.get("status") == status:
-            return False, live
-        if live is None and check_mode:  # the object itself does not exist yet: the dry run cannot see it
-            after = dict(desired)
-            return True, after
-        body = {"apiVersion": desired["apiVersion"], "kind": desired["kind"],
-                "metadata": {"name": desired["metadata"]["name"]}, "status": status}
-        if desired["metadata"].get("namespace"):
-            body["metadata"]["namespace"] = desired["metadata"]["namespace"]
-        return True, self._apply(body, check_mode, subresource="status")
-
-    def _apply(self, body, check_mode, subresource=None):
-        """PATCH as server-side apply; forced, since gpufabric is the declared owner of what it applies."""
-        metadata = body["metadata"]
-        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
-        if check_mode:
-            query["dryRun"] = "All"
-        path = path_for(body["kind"], metadata["name"], metadata.get("namespace"), subresource)
-        for attempt in range(CONFLICT_RETRIES):
-            try:
-                return self.request("PATCH", path, body=body, query=query,
-                                    content_type="application/apply-patch+yaml")
-            except KubeError as error:
-                if error.status != 409 or attempt == CONFLICT_RETRIES - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    def patch_labels(self, kind, name, labels, check_mode=False):
-        """Merge-patch labels (value None removes the key). The caller passes only keys it owns."""
-        query = {"dryRun": "All"} if check_mode else None
-        return self.request("PATCH", path_for(kind, name), body={"metadata": {"labels": labels}}, query=query,
-                            content_type="application/merge-patch+json")
-
-    def patch_labels_many(self, kind, changes, check_mode=False):
-        """patch_labels for every {name: labels} in `changes`, a few at a time: one PATCH per object that changes.
-        The first failure is raised once all have finished."""
-        if not changes:
-            return
-        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(changes))) as pool:
-            futures = [pool.submit(self.patch_labels, kind, name, labels, check_mode)
-                       for name, labels in sorted(changes.items())]
-        for future in futures:
-            future.result()
-
-    def delete(self, kind, name, namespace=None, check_mode=False):
-        """Delete one object; returns False when it was already gone."""
-        query = {"dryRun": "All"} if check_mode else None
-        try:
-            self.request("DELETE", path_for(kind, name, namespace), query=query)
-        except KubeError as error:
-            if error.status == 404:
-                return False
-            raise
-        return True
-
-
-def _annotation(obj, key):
-    return ((obj.get("metadata") or {}).get("annotations") or {}).get(key)
 
 
 def _server_message(status, data, connection=None):

@@ -155,7 +155,7 @@ def test_workload_records_its_allocation_and_is_read_back():
     assert app_from_workload(job) == ("compute_pool", "cp", AppAllocation("llm", "vision", "AMD64", "NVIDIA-A100", 8))
     other = dict(job, metadata=dict(job["metadata"], namespace="nlp"))
     plain = {"kind": "Job", "metadata": {"name": "plain", "namespace": "vision"}}
-    ledger = Ledger(state_from_lists({"Job": [job, other, plain]}))
+    ledger = Ledger({"": state_from_lists({"Job": [job, other, plain]})})
     assert [a.namespace for a in ledger.apps_on(COMPUTE_POOL, "cp", "vision")] == ["vision"]
     assert [a.namespace for a in ledger.apps_on(COMPUTE_POOL, "cp", "nlp")] == ["nlp"]
     assert [a.name for a in ledger.apps_in("vision")] == ["llm"]
