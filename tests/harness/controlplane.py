@@ -38,6 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "tests" / "harness" / "build-control-plane.sh"
 MANIFESTS = REPO / "manifests"
+# Structural CRDs for the Open Cluster Management kinds the collection writes (the project's own, not OCM's files).
+OCM_MANIFESTS = REPO / "tests" / "harness" / "ocm"
 
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
@@ -138,6 +140,7 @@ class ControlPlane:
 
     @property
     def kubeconfig(self) -> Path:
+    ocm: bool = False  # also install the OCM CRDs of tests/harness/ocm, after the collection's own manifests
         return self.state / "kubeconfig"
 
     @property
@@ -432,13 +435,15 @@ class ControlPlane:
         return self._get(url, self.ca_cert, self.token("admin"))[0] == 200
 
     def _bootstrap(self) -> None:
-        """Install (or update) the collection's CRDs and the operator's RBAC."""
+        """Install (or update) the collection's CRDs and the operator's RBAC, then the OCM CRDs when asked."""
         from tests.harness.manifests import apply_manifests  # needs the kubernetes client
 
         apply_manifests(self.kubeconfig, sorted(MANIFESTS.rglob("*.yaml")))
 
     def _force_delete_pods(self, quiet: bool) -> None:
         from kubernetes import client
+        if self.ocm:
+            apply_manifests(self.kubeconfig, sorted(OCM_MANIFESTS.glob("*.yaml")))
 
         from tests.harness.nodes import force_delete_pods
 
@@ -454,6 +459,7 @@ def main(argv: list | None = None) -> int:
     args = parser.parse_args(argv)
     plane = ControlPlane(Path(args.state).resolve())
     if args.action == "up":
+    parser.add_argument("--ocm", action="store_true", help="also install the OCM CRDs of tests/harness/ocm")
         plane.up()
     elif args.action == "stop":
         plane.stop()

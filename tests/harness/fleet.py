@@ -3,7 +3,9 @@ tokens, audit log), so one cluster's CA verifies no other's server and one's tok
 
 Layout: the hub is `<state>/` exactly as a single control plane, spoke i is `<state>/spokes/spoke-<i>/` with the
 same files, and `<state>/fleet.kubeconfig` holds a context per cluster and identity (`hub-admin`,
-`hub-operator`, ..., `spoke-1-admin`, ...), each cluster entry with that cluster's own CA.
+`hub-operator`, ..., `spoke-1-admin`, ...), each cluster entry with that cluster's own CA. Every cluster gets the
+collection's manifests and then the structural OCM CRDs of tests/harness/ocm (ManagedCluster, ManagedClusterSet,
+ManifestWork, Klusterlet), so spokes can be registered to the hub; `--no-ocm` leaves them out.
 
     python -m tests.harness.fleet up   [--spokes N] [--state .cluster]
     python -m tests.harness.fleet down [--state .cluster]   # every cluster found under the state
@@ -29,10 +31,11 @@ class Fleet:
     spokes: tuple
 
     @classmethod
-    def at(cls, state: Path, spokes: int = 0) -> "Fleet":
-        """The hub in `state`, spoke-1 .. spoke-N under `state/spokes`."""
-        return cls(ControlPlane(state, "hub"),
-                   tuple(ControlPlane(state / "spokes" / f"spoke-{i}", f"spoke-{i}") for i in range(1, spokes + 1)))
+    def at(cls, state: Path, spokes: int = 0, ocm: bool = True) -> "Fleet":
+        """The hub in `state`, spoke-1 .. spoke-N under `state/spokes`; with `ocm`, each with the OCM CRDs."""
+        return cls(ControlPlane(state, "hub", ocm),
+                   tuple(ControlPlane(state / "spokes" / f"spoke-{i}", f"spoke-{i}", ocm)
+                         for i in range(1, spokes + 1)))
 
     @property
     def state(self) -> Path:
@@ -81,7 +84,7 @@ class Fleet:
     def all_spokes(self) -> list:
         """This fleet's spokes, then any other found under the state (from an earlier, larger start)."""
         folders = sorted((self.state / "spokes").glob("*/")) if (self.state / "spokes").exists() else []
-        found = [ControlPlane(folder, folder.name) for folder in folders]
+        found = [ControlPlane(folder, folder.name, self.hub.ocm) for folder in folders]
         return list(self.spokes) + [plane for plane in found if plane not in self.spokes]
 
     def _write_kubeconfig(self) -> None:
@@ -103,12 +106,14 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("action", choices=["up", "down", "status"])
     parser.add_argument("--spokes", type=int, default=0, help="number of spoke clusters beside the hub (default 0)")
     parser.add_argument("--state", default=str(REPO / ".cluster"), help="state folder (default: .cluster)")
+    parser.add_argument("--no-ocm", dest="ocm", action="store_false",
+                        help="leave out the OCM CRDs (ManagedCluster, Klusterlet, ...) the clusters get otherwise")
     args = parser.parse_args(argv)
     state = Path(args.state).resolve()
-    earlier = len(Fleet.at(state).all_spokes())
+    earlier = len(Fleet.at(state, ocm=args.ocm).all_spokes())
     if args.action == "up" and earlier > args.spokes:
         say(f"{earlier} spokes were started before: keeping them in the fleet (`make cluster-down` removes them)")
-    fleet = Fleet.at(state, max(args.spokes, earlier))
+    fleet = Fleet.at(state, max(args.spokes, earlier), args.ocm)
     if args.action == "up":
         fleet.up()
     elif args.action == "down":
