@@ -13,7 +13,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Context, plan_fabric, spokes_needed
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import (
+    Context, plan_fabric, scoped, spokes_needed)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps import access_questions
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import SPOKE_READS, kinds_for
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import APPLY, DELETE, diff_of
@@ -49,8 +50,10 @@ def _namespaces(state):
 class FabricRun(object):
     """One run of a spec against the cluster a module addresses."""
 
-    def __init__(self, module, spec, prune=False):
+    def __init__(self, module, spec, prune=False, spoke=None):
+        """spoke: apply only the part of the spec that lives on that spoke (core.fabric.scoped)."""
         self.module, self.spec, self.prune = module, spec, prune
+        self.whole, self.scope = spec, spoke
         self.cluster = module.cluster
         self.check_mode = module.check_mode
         self.done = []       # writes that went through in earlier, conflicting attempts
@@ -64,7 +67,9 @@ class FabricRun(object):
         return describe() if callable(describe) else "the identity at %s" % self.cluster.connection.host
 
     def _plan(self):
-        self.state = read_state(self.cluster, kinds_for(self.spec.kinds))
+        self.state = read_state(self.cluster, kinds_for(self.whole.kinds))
+        if self.scope:
+            self.spec = scoped(self.whole, self.scope, self.state)
         self.states = {"": self.state}
         for name in spokes_needed(self.spec, self.state):
             self.states[name] = read_state(self.spoke(name), SPOKE_READS)
@@ -242,7 +247,8 @@ class FabricRunner(object):
         self.spec = parse_fabric(module.params["spec"], module.params.get("label_prefix"))
 
     def run(self):
-        fabric = FabricRun(self.module, self.spec, prune=self.module.params["prune"])
+        fabric = FabricRun(self.module, self.spec, prune=self.module.params["prune"],
+                           spoke=self.module.params.get("spoke"))
         plan = fabric.run()
         for warning in plan.warnings:
             self.module.warn(warning)

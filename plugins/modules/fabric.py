@@ -32,8 +32,10 @@ options:
   spec:
     description:
       - "The fabric spec as a mapping - C(label_prefix), C(tenants), C(projects), C(pools), C(compute_pools),
-        C(apps). Each list entry is the argument dict of the module named above (connection options and
-        C(label_prefix) aside). Entries may carry C(state=absent)."
+        C(apps), and for a fleet C(hub) (its connection options, for the playbooks) and C(spokes)
+        (M(gpufabric.platform.spoke) argument dicts, registered by C(playbooks/spokes.yml)). Each list entry is
+        the argument dict of the module named above (connection options and C(label_prefix) aside). Entries may
+        carry C(state=absent)."
       - Mutually exclusive with O(src).
     type: dict
   src:
@@ -53,6 +55,13 @@ options:
   label_prefix:
     description:
       - Overrides the spec's own C(label_prefix). Default - the spec's, else C(runwhere.ai).
+    type: str
+  spoke:
+    description:
+      - Apply only the part of the spec that lives on this spoke - its labelled pools (entries with this
+        C(spoke)), the compute pools whose hosts are there, and the apps that land there - with the hub objects
+        they update (compute pools and their allocation). The per-spoke step of C(playbooks/spokes.yml), run for
+        many spokes side by side with Ansible's forks. Tenants and projects are the hub's step.
     type: str
 extends_documentation_fragment:
   - gpufabric.platform.auth
@@ -120,7 +129,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.runner import F
 
 def main():
     module = GpufabricModule(dict(spec=dict(type="dict"), src=dict(type="path"),
-                                  prune=dict(type="bool", default=False), label_prefix=dict(type="str")),
+                                  prune=dict(type="bool", default=False), label_prefix=dict(type="str"),
+                                  spoke=dict(type="str")),
                              required_one_of=[("spec", "src")], mutually_exclusive=[("spec", "src")])
     module.run(lambda: module.exit_json(**FabricRunner(module).run()))
 

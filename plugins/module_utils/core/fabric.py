@@ -21,7 +21,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.options im
 # spec key -> module (entry kind), in the order the spec is applied
 SECTIONS = (("tenants", "tenant"), ("projects", "project"), ("pools", "pool_label"),
             ("compute_pools", "compute_pool"), ("apps", "app_deployment"))
-TOP_LEVEL = ("label_prefix",) + tuple(section for section, unused in SECTIONS)
+TOP_LEVEL = ("label_prefix", "hub", "spokes") + tuple(section for section, unused in SECTIONS)
 NAMESPACED = ("compute_pool", "app_deployment")
 
 
@@ -129,6 +129,7 @@ def parse_fabric(document, label_prefix=None):
         errors.append("unknown top-level key %s (known: %s)" % (key, ", ".join(TOP_LEVEL)))
     prefix = label_prefix or document.get("label_prefix") or DEFAULT_LABEL_PREFIX
     errors += label_prefix_errors(prefix)
+    errors += _fleet_errors(document)
     entries = []
     for section, kind in SECTIONS:
         items = document.get(section)
@@ -154,6 +155,39 @@ def parse_fabric(document, label_prefix=None):
     spec = FabricSpec(prefix, tuple(entries))
     raise_if(errors + duplicate_errors(spec))
     return spec
+
+
+def _fleet_errors(document):
+    """`hub` (the hub's connection: the playbooks' business, checked here for its keys) and `spokes` (each a
+    gpufabric.platform.spoke argument dict, checked by that module's options when the collection has it)."""
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import (
+        CONNECTION_OPTIONS, OPTIONS)
+
+    errors = []
+    hub = document.get("hub")
+    if hub is not None:
+        if not isinstance(hub, dict):
+            errors.append("hub must be a mapping of connection options (%s), got %r"
+                          % (", ".join(CONNECTION_OPTIONS), hub))
+        else:
+            errors += ["hub: unknown connection option %s (known: %s)" % (key, ", ".join(CONNECTION_OPTIONS))
+                       for key in sorted(str(k) for k in hub if k not in CONNECTION_OPTIONS)]
+    spokes = document.get("spokes")
+    if spokes is not None and not isinstance(spokes, list):
+        errors.append("spokes must be a list of spoke entries (gpufabric.platform.spoke arguments), got %s"
+                      % type(spokes).__name__)
+    elif spokes:
+        names = []
+        for index, entry in enumerate(spokes):
+            where = "spokes[%d]%s" % (index, _label(entry))
+            if "spoke" in OPTIONS:
+                errors += validate_options("spoke", entry, where)[1]
+            elif not isinstance(entry, dict) or not entry.get("name"):
+                errors.append("%s: a spoke entry is a mapping with a name" % where)
+            names.append(entry.get("name") if isinstance(entry, dict) else None)
+        errors += ["spoke %s is declared %d times" % (name, names.count(name))
+                   for name in sorted(set(n for n in names if n and names.count(n) > 1))]
+    return errors
 
 
 def duplicate_errors(spec):

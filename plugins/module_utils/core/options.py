@@ -15,6 +15,13 @@ import os
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import (
     DEFAULT_LABEL_PREFIX, DEFAULT_RG_PREFIX)
 
+# The connection options of every module (kubernetes.core's names and aliases), as a fabric spec's `hub` and a
+# spoke's connection may carry them; module_utils/module.py's AUTH_ARG_SPEC defines them for AnsibleModule.
+CONNECTION_OPTIONS = ("kubeconfig", "context", "host", "api_key", "username", "password", "validate_certs",
+                      "verify_ssl", "ca_cert", "ssl_ca_cert", "client_cert", "cert_file", "client_key", "key_file",
+                      "proxy", "no_proxy", "proxy_headers", "persist_config", "impersonate_user",
+                      "impersonate_groups")
+
 STATE = dict(type="str", default="present", choices=["present", "absent"])
 FORCE = dict(type="bool", default=False)
 LABEL_PREFIX = dict(type="str", default=DEFAULT_LABEL_PREFIX)
