@@ -43,6 +43,14 @@ RESOURCES = {
     "ScalingPolicy": ("gpufabric.io/v1alpha1", "scalingpolicies", True),
     "Tenant": ("gpufabric.io/v1alpha1", "tenants", False),
     "ManifestWork": ("work.open-cluster-management.io/v1", "manifestworks", True),
+    # The hub and its spokes: the Secrets the collection keeps (read by name only), identities, CRDs, and the other
+    # Open Cluster Management kinds registration writes (core.registration.OCM_KINDS lists all four).
+    "Secret": ("v1", "secrets", True),
+    "ServiceAccount": ("v1", "serviceaccounts", True),
+    "CustomResourceDefinition": ("apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    "ManagedCluster": ("cluster.open-cluster-management.io/v1", "managedclusters", False),
+    "ManagedClusterSet": ("cluster.open-cluster-management.io/v1beta2", "managedclustersets", False),
+    "Klusterlet": ("operator.open-cluster-management.io/v1", "klusterlets", False),
 }
 
 # Server-kept bookkeeping, left out of diffs and comparisons.

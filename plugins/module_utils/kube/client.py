@@ -97,6 +97,8 @@ class Connection(object):
         import urllib3
 
         self.host = host.rstrip("/")
+        self.verify = verify
+        self.ca_file = ca_file if verify else None  # None with verification on: the system's trust store
         self.proxy = proxies.redact(proxy) if proxy else None  # for messages
         self.identity = identity or ("the token given" if token else "no credentials (anonymous)")
         self.advice = advice or "check the credentials given for this server"
