@@ -123,7 +123,7 @@ def _can_dry_run(write, namespaces, created):
         return False
     if write.action == STATUS and write.live is None:
         return False
-    if write.action == APPLY and write.kind == "RoleBinding":
+    if write.action == APPLY and write.kind in ("RoleBinding", "ClusterRoleBinding"):
         role = (write.body or {}).get("roleRef") or {}
         return (role.get("kind"), write.namespace if role.get("kind") == "Role" else None,
                 role.get("name")) not in created
