@@ -22,6 +22,30 @@ CONNECTION_OPTIONS = ("kubeconfig", "context", "host", "api_key", "username", "p
                       "proxy", "no_proxy", "proxy_headers", "persist_config", "impersonate_user",
                       "impersonate_groups")
 
+# A second cluster's connection as a sub-dict with the same option names (the spoke module's `cluster`): no
+# K8S_AUTH_* fallbacks, which belong to the module's own connection.
+CONNECTION = dict(
+    kubeconfig=dict(type="raw"),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
+    client_cert=dict(type="path", aliases=["cert_file"]),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False),
+    proxy=dict(type="str"),
+    no_proxy=dict(type="str"),
+    proxy_headers=dict(type="dict", options=dict(
+        proxy_basic_auth=dict(type="str", no_log=True),
+        basic_auth=dict(type="str", no_log=True),
+        user_agent=dict(type="str"),
+    )),
+    impersonate_user=dict(type="str"),
+    impersonate_groups=dict(type="list", elements="str"),
+)
+
 STATE = dict(type="str", default="present", choices=["present", "absent"])
 FORCE = dict(type="bool", default=False)
 LABEL_PREFIX = dict(type="str", default=DEFAULT_LABEL_PREFIX)
@@ -128,6 +152,27 @@ OPTIONS = {
         delivery=dict(type="str", default="direct", choices=["direct", "manifestwork"]),
         state=STATE,
         force=FORCE,
+    ),
+    "spoke": dict(
+        name=dict(type="str", required=True),
+        cluster=dict(type="dict", options=CONNECTION),
+        cluster_set=dict(type="str", default="default"),
+        hub_url=dict(type="str"),
+        klusterlet=dict(type="dict", default={}, options=dict(
+            mode=dict(type="str", default="Default", choices=["Default", "Singleton"]),
+            registration_image=dict(type="str"),
+            work_image=dict(type="str"),
+            image=dict(type="str"),
+        )),
+        manifests=dict(type="list", elements="dict", default=[]),
+        wait_timeout=dict(type="int", default=60),
+        state=STATE,
+        force=FORCE,
+    ),
+    "hub": dict(
+        ocm_crds=dict(type="list", elements="raw", default=[]),
+        manifests=dict(type="list", elements="dict", default=[]),
+        wait_timeout=dict(type="int", default=60),
     ),
 }
 
