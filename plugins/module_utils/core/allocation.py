@@ -58,3 +58,40 @@ def allocation_from_status(status):
     return sort_pools(pools)
 
 
+
+
+def allocated_hosts(compute_pools):
+    """compute_pool_info's host list: one row per host of every machine pool of the given ComputePool objects,
+    in their order (machine pools as in the status, hosts by name), from the status's hosts mapping.
+
+    Each row names its compute pool, namespace, spoke (None: on the cluster read), machine pool, node type and
+    the worker pool it serves, with the host's status and hardware; gpus lists its GPUs by family.
+    """
+    rows = []
+    for obj in compute_pools:
+        metadata, status = obj.get("metadata") or {}, obj.get("status") or {}
+        spoke = (obj.get("spec") or {}).get("spoke") or None
+        for pool in status.get("allocatedMachinePools") or ():
+            hosts = pool.get("hosts") or {}
+            for name in sorted(hosts, key=str):
+                body = hosts[name] or {}
+                counts = body.get("gpuCountByFamily") or {}
+                memory = body.get("gpuMemoryGBByFamily") or {}
+                rows.append({
+                    "name": str(name),
+                    "compute_pool": metadata.get("name"),
+                    "namespace": metadata.get("namespace"),
+                    "spoke": spoke,
+                    "machine_pool": pool.get("name"),
+                    "node_type": pool.get("nodeType"),
+                    "worker_pool": pool.get("workerPoolRequirementsName"),
+                    "status": body.get("status"),
+                    "status_updated_at": body.get("statusUpdatedAt"),
+                    "architecture": body.get("architecture"),
+                    "cpu_count": body.get("cpuCount"),
+                    "memory_gb": body.get("memoryGB"),
+                    "gpu_count": sum(int(count or 0) for count in counts.values()),
+                    "gpus": [{"family": family, "count": counts[family], "memory_gb": memory.get(family)}
+                             for family in sorted(counts)],
+                })
+    return rows

@@ -10,6 +10,7 @@ check mode on an empty cluster predicts the whole run.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 from typing import Tuple
 
@@ -125,8 +126,10 @@ def parse_fabric(document, label_prefix=None):
     if not isinstance(document, dict):
         raise FabricError(["the fabric spec must be a mapping with %s; got %r" % (", ".join(TOP_LEVEL), document)])
     errors = []
-    for key in sorted(k for k in document if k not in TOP_LEVEL):
-        errors.append("unknown top-level key %s (known: %s)" % (key, ", ".join(TOP_LEVEL)))
+    for key in sorted(str(k) for k in document if k not in TOP_LEVEL):
+        close = difflib.get_close_matches(key, TOP_LEVEL, n=1)
+        errors.append("unknown top-level key %s (%s)" % (key, "did you mean %s?" % close[0] if close
+                                                         else "known: %s" % ", ".join(TOP_LEVEL)))
     prefix = label_prefix or document.get("label_prefix") or DEFAULT_LABEL_PREFIX
     errors += label_prefix_errors(prefix)
     errors += _fleet_errors(document)
@@ -236,12 +239,16 @@ class Context:
 @dataclass(frozen=True)
 class FabricPlan:
     """writes: in the order they are sent; reports: (entry place, kind, what the entry's module returns);
-    waiting: compute-pool steps that wait for hosts to become Healthy."""
+    waiting: compute-pool steps that wait for hosts to become Healthy. What the spec declares, whatever the cluster
+    already holds (for a declarative front end): objects, ((cluster, object without status, entry place), ...) in
+    dependency order, and node_labels, {(cluster, node): the labels under the prefix it ends with}."""
 
     writes: Tuple = ()
     reports: Tuple[Tuple[str, str, dict], ...] = ()
     warnings: Tuple[str, ...] = ()
     waiting: Tuple[str, ...] = ()
+    objects: Tuple = ()
+    node_labels: dict = None
 
     @property
     def changed(self):

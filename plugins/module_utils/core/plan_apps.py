@@ -15,7 +15,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY, normalise_family
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import ProjectSpec, render_project
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
-    apply_write, contains, delete_write, drop_empty_strings, with_fingerprint)
+    contains, delete_write, drop_empty_strings, with_fingerprint)
 
 UNUSABLE_STATES = ("Deleting", "Failed")
 DIRECT, MANIFEST_WORK = "direct", "manifestwork"
@@ -213,17 +213,17 @@ class Apps(object):
         if delivery == MANIFEST_WORK:
             work = render_manifest_work(cluster, app.namespace, app.name, objects + [desired])
             found = self.works.get((app.namespace, app.name))
-            p.add("workload", apply_write(work, found[0] if found else None), entry)
+            p.apply("workload", work, found[0] if found else None, entry)
             return
         state = p.state_of(cluster)
         for obj in objects:
             metadata = obj["metadata"]
-            p.add("spoke-namespace", apply_write(obj, state.get(obj["kind"], metadata["name"],
-                                                                metadata.get("namespace"))), entry, cluster)
+            p.apply("spoke-namespace", obj, state.get(obj["kind"], metadata["name"], metadata.get("namespace")),
+                    entry, cluster)
         if replace_job:
             p.add("workload", delete_write(live), entry, cluster)
             live = None
-        p.add("workload", apply_write(desired, live), entry, cluster)
+        p.apply("workload", desired, live, entry, cluster)
 
     def _remove_elsewhere(self, entry, cluster, delivery):
         """An app moved to another cluster, or to the other delivery, leaves what it had where it was."""

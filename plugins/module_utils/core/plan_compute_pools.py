@@ -24,7 +24,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.render imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
     compute_pool_from_resource, immutable_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
-    apply_write, delete_write, label_write, status_write, strip_volatile)
+    delete_write, label_write, status_write, strip_volatile)
 
 
 def _key(obj):
@@ -241,7 +241,7 @@ class ComputePools(object):
             if item.autoscaling:
                 item.status_body["autoscaling"] = item.autoscaling
             desired = render_compute_pool(spec)
-            p.add("compute-pool", apply_write(desired, item.live), item.entry)
+            p.apply("compute-pool", desired, item.live, item.entry)
         merged = merge_label_patches(patches)
         self._label(merged, "compute-pool-labels", dict((spec_item.spec.name, spec_item.entry)
                                                         for spec_item in planned), spoke)

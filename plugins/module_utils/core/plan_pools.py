@@ -12,7 +12,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
-    apply_write, delete_write, label_write, status_write)
+    delete_write, label_write, status_write)
 
 
 def _name(obj):
@@ -97,8 +97,7 @@ class Pools(object):
         self._members = None
         for name, (entry, spec) in sorted(self.specs.items()):
             row = self.row(name, 0)
-            p.add("pool", apply_write(render_pool(spec, row, p.prefix), self.live_pools.get(name)), entry,
-                  self.cluster)
+            p.apply("pool", render_pool(spec, row, p.prefix), self.live_pools.get(name), entry, self.cluster)
         for name, entry in sorted(self.removed.items()):
             if name in self.live_pools:
                 p.add("remove-pool", delete_write(self.live_pools[name], "Pool"), entry, self.cluster)

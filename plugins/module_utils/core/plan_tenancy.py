@@ -15,7 +15,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.project im
     QUOTA_NAME, pool_access_pools, read_quota_annotation, render_project, render_tenant, render_tenant_status,
     tenant_quota)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
-    apply_write, delete_write, status_write)
+    delete_write, status_write)
 
 # Names of the RBAC objects a project owns: its three roles and one pair per pool_access entry.
 OWNED_PREFIXES = ("gpufabric-", "pool-access-")
@@ -102,7 +102,7 @@ class Tenancy(object):
         for entry in p.spec.of("tenant"):
             if entry.present:
                 name, quota = entry.spec
-                p.add("tenant", apply_write(render_tenant(name, quota), self.live_tenants.get(name)), entry)
+                p.apply("tenant", render_tenant(name, quota), self.live_tenants.get(name), entry)
                 p.warnings.extend(quota_capacity_warnings("tenant %s" % name, dict(quota), capacity))
                 p.report(entry, {"name": name, "state": "present", "gpu_quota": dict(quota),
                                  "assigned": self._assigned(name), "projects": sorted(self.projects_of(name))})
@@ -145,7 +145,7 @@ class Tenancy(object):
         owned = self.owned(spec.name)
         for obj in desired:
             live = namespace if obj["kind"] == "Namespace" else owned.get((obj["kind"], obj["metadata"]["name"]))
-            p.add("project", apply_write(obj, live), entry)
+            p.apply("project", obj, live, entry)
         wanted = set((obj["kind"], obj["metadata"]["name"]) for obj in desired)
         for key in sorted(k for k in owned if k not in wanted):
             p.add("project", delete_write(owned[key]), entry)

@@ -21,6 +21,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_compu
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_pools import Pools
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import Tenancy, managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import ClusterState
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import apply_write
 
 PHASES = ("tenant", "project", "tenant-status", "pool", "pool-labels", "pool-status", "compute-pool",
           "compute-pool-labels", "compute-pool-status", "spoke-namespace", "workload", "remove-workload",
@@ -46,6 +47,7 @@ class Planner(object):
         self.errors, self.warnings, self.waiting = [], [], []
         self._writes = dict((phase, []) for phase in PHASES)
         self._reports = []
+        self._objects = []
 
     # -- what the kind planners call ---------------------------------------------------------------------------
 
@@ -54,6 +56,12 @@ class Planner(object):
         if write is not None:
             self._writes[phase].append(replace(tagged(write, entry.where if entry is not None else ""),
                                                cluster=cluster))
+
+    def apply(self, phase, desired, live, entry=None, cluster=""):
+        """Declare an object the spec wants (what a declarative front end creates), and add the write that makes
+        `live` so when it differs."""
+        self._objects.append((cluster, desired, entry.where if entry is not None else ""))
+        self.add(phase, apply_write(desired, live), entry, cluster)
 
     def report(self, entry, body):
         self._reports.append((entry.where, entry.kind, body))
@@ -150,4 +158,25 @@ class Planner(object):
         raise_if(self.errors)
         writes = tuple(write for phase in PHASES for write in self._writes[phase])
         return FabricPlan(writes, tuple(self._reports), tuple(dict.fromkeys(self.warnings)),
-                          tuple(dict.fromkeys(self.waiting)))
+                          tuple(dict.fromkeys(self.waiting)), tuple(self._objects), self._node_labels(writes))
+
+    def _node_labels(self, writes):
+        """{(cluster, node): {key: value}}: the labels under the prefix every node the spec touches ends with."""
+        touched = set((write.cluster, write.name) for write in writes if write.action == "labels")
+        touched |= set((cluster, node["metadata"]["name"]) for cluster, state in self.states.items()
+                       for node in state.items("Node")
+                       if any(key.startswith(self.prefix + "/") for key in (node["metadata"].get("labels") or {})))
+        result = {}
+        for cluster, name in sorted(touched):
+            node = self.states[cluster].get("Node", name) or {}
+            labels = dict((k, v) for k, v in ((node.get("metadata") or {}).get("labels") or {}).items()
+                          if k.startswith(self.prefix + "/"))
+            for write in writes:
+                if write.action == "labels" and (write.cluster, write.name) == (cluster, name):
+                    for key, value in write.body.items():
+                        if value is None:
+                            labels.pop(key, None)
+                        else:
+                            labels[key] = value
+            result[(cluster, name)] = labels
+        return result

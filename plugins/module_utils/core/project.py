@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Tuple
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import parse_gpu_quota
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import gpu_usage, parse_gpu_quota
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import COMPUTE_POOL, Ledger
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
     API_VERSION, MANAGED_BY, dns_label_errors, label_prefix_errors, normalise_family)
 
@@ -226,3 +227,91 @@ def render_tenant_status(quota, project_quotas):
     return {"gpuQuotaTotal": sum(quota.values()), "gpuAssignedTotal": sum(assigned.values()),
             "projectCount": len(project_quotas), "assigned": _gpu_rows(assigned),
             "projects": [{"name": name, "gpu": _gpu_rows(project_quotas[name])} for name in sorted(project_quotas)]}
+
+
+# -- project_info -------------------------------------------------------------------------------------------------
+
+def quota_rows(quota, used):
+    """One row per GPU family in the quota or in use: quota, used, free (negative when over) and used_percent.
+
+    used_percent is the share of the quota in use, rounded down; a family used without any quota counts as 100
+    (at or over its quota), so a question about projects near their quota finds it.
+    """
+    rows = []
+    for family in sorted(set(quota) | set(used)):
+        limit, taken = quota.get(family, 0), used.get(family, 0)
+        percent = taken * 100 // limit if limit else (100 if taken else 0)
+        rows.append({"family": family, "quota": limit, "used": taken, "free": limit - taken,
+                     "used_percent": percent})
+    return rows
+
+
+def _bound_subjects(state, namespace, name):
+    """Subjects of the managed RoleBinding `name` in a project namespace, as (kind, name) pairs."""
+    binding = state.get("RoleBinding", name, namespace)
+    labels = ((binding or {}).get("metadata") or {}).get("labels") or {}
+    if binding is None or any(labels.get(key) != value for key, value in MANAGED_BY.items()):
+        return []
+    return [(str(s.get("kind")), str(s.get("name"))) for s in binding.get("subjects") or ()]
+
+
+def _app_row(app, targets, compute_pools):
+    """Where an app holds its GPUs: its labelled pool or compute pool, and the spoke it runs on (None: the
+    cluster read)."""
+    row = {"name": app.name, "namespace": app.namespace, "family": app.family, "gpu_count": app.count,
+           "architecture": app.architecture, "pool": None, "compute_pool": None, "spoke": None}
+    if targets:
+        kind, target, where = targets[0]
+        if kind == COMPUTE_POOL:
+            row["compute_pool"] = target
+            spec = (compute_pools.get((where or "", target)) or {}).get("spec") or {}
+            row["spoke"] = spec.get("spoke") or None
+        else:
+            row["pool"], row["spoke"] = target, where or None
+    return row
+
+
+def project_rows(state, prefix, name=None, tenant=None):
+    """project_info: every project (a namespace carrying <prefix>/gpu-quota, not being deleted), sorted by name.
+
+    state: a ClusterState with Namespace, RoleBinding, Pool, ComputePool, Deployment, Job and ManifestWork read.
+    GPUs used are the apps the allocation ledger holds for the project, the numbers app_deployment checks the
+    quota against. gpu_quota and gpu_used keep the project module's {family: n} shape; gpus has the same numbers
+    as a list of rows, with free and used_percent.
+    """
+    ledger = Ledger({"": state})
+    compute_pools = dict(((cp["metadata"].get("namespace") or "", cp["metadata"]["name"]), cp)
+                         for cp in state.items("ComputePool"))
+    rows = []
+    for namespace in sorted(state.items("Namespace"), key=lambda ns: ns["metadata"]["name"]):
+        metadata = namespace["metadata"]
+        project = metadata["name"]
+        quota = read_quota_annotation(namespace, prefix)
+        if quota is None or metadata.get("deletionTimestamp"):
+            continue
+        owner = (metadata.get("labels") or {}).get(prefix + "/tenant") or None
+        if (name and project != name) or (tenant and owner != tenant):
+            continue
+        apps = ledger.apps_in(project)
+        used = gpu_usage(apps)
+        members = sorted(((role, kind, subject) for role in ROLES
+                          for kind, subject in _bound_subjects(state, project, "gpufabric-%s" % role)))
+        access = []
+        for pool in pool_access_pools(namespace, prefix):
+            subjects = _bound_subjects(state, project, "pool-access-%s" % pool)
+            access.append({"pool": pool, "users": sorted(n for k, n in subjects if k == "User"),
+                           "groups": sorted(n for k, n in subjects if k == "Group")})
+        rows.append({
+            "name": project,
+            "tenant": owner,
+            "description": (metadata.get("annotations") or {}).get(prefix + "/description", ""),
+            "gpu_quota": dict(sorted(quota.items())),
+            "gpu_used": dict(sorted(used.items())),
+            "gpu_quota_total": sum(quota.values()),
+            "gpu_used_total": sum(used.values()),
+            "gpus": quota_rows(quota, used),
+            "apps": [_app_row(app, ledger.where(project, app.name), compute_pools) for app in apps],
+            "members": [{"kind": kind, "name": subject, "role": role} for role, kind, subject in members],
+            "pool_access": access,
+        })
+    return rows

@@ -191,8 +191,8 @@ def test_every_problem_of_every_entry_is_reported_together():
         "pools": {"name": "training", "nodes": {"gpu-a1": {}}},
     })
     assert errors == [
-        "unknown top-level key computepools (known: label_prefix, tenants, projects, pools, compute_pools, apps)",
-        "unknown top-level key tenant (known: label_prefix, tenants, projects, pools, compute_pools, apps)",
+        "unknown top-level key computepools (did you mean compute_pools?)",
+        "unknown top-level key tenant (did you mean tenants?)",
         "tenants[0] (research).gpu_quota must be a mapping, got ['NVIDIA-A100']",
         "projects[0] (vision).members must be a list, got 'alice'",
         "pools must be a list of pool_label entries (module arguments), got dict",
