@@ -51,6 +51,15 @@ def _group(kind):
     return api_version.split("/")[0] if "/" in api_version else ""
 
 
+def _needs(write):
+    """The (verb, group, resource, subresource, namespace) keys one write needs."""
+    resource = RESOURCES[write.kind][1]
+    verbs = {APPLY: ["patch"] + (["create"] if write.creates else []), STATUS: ["patch"], LABELS: ["patch"],
+             DELETE: ["delete"]}[write.action]
+    subresource = "status" if write.action == STATUS else ""
+    return [(verb, _group(write.kind), resource, subresource, write.namespace or "") for verb in verbs]
+
+
 def permissions(writes):
     """{(verb, group, resource, subresource, namespace): [write keys]} the writes need."""
     needed = {}
@@ -89,6 +98,15 @@ def check_permissions(cluster, writes, identity):
         granted = dict(zip(cluster_wide, pool.map(lambda k: may(cluster, *k),
                                                   cluster_wide)))
     per_namespace = sorted(key for key in needed if key[4] and not granted[key[:4]])
+    # A role may grant a verb on named objects only (resourceNames): what is refused for the kind is asked again
+    # for each object the writes name.
+    refused = set(key for key in needed if not (granted[key[:4]] or (answers.get(key) if key[4] else False)))
+    named = sorted(set((key, write.name, write.key) for write in writes for key in _needs(write) if key in refused))
+    if named:
+        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(named))) as pool:
+            by_name = dict(zip(named, pool.map(lambda item: may(cluster, *item[0], name=item[1]), named)))
+    else:
+        by_name = {}
     if per_namespace:
         with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(per_namespace))) as pool:
             answers = dict(zip(per_namespace, pool.map(lambda k: may(cluster, *k), per_namespace)))

@@ -1,0 +1,68 @@
+# Copyright: gpufabric contributors
+# Apache License 2.0 (see LICENSE)
+"""Hands the hub module the collection's manifests/ (CRDs and RBAC) and the OCM CRD files ocm_crds names, read on
+the controller: modules travel to the host without the collection's data files, and the user's files live beside
+the playbook."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+# plugins/action/hub.py -> the collection's root
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MANIFEST_FOLDERS = ("crds", "rbac")
+
+
+def _documents(path):
+    import yaml
+
+    with open(path) as handle:
+        return [document for document in yaml.safe_load_all(handle) if document]
+
+
+def collection_manifests(root=ROOT):
+    """The documents of manifests/crds and manifests/rbac, in file-name order."""
+    documents = []
+    for folder in MANIFEST_FOLDERS:
+        where = os.path.join(root, "manifests", folder)
+        if not os.path.isdir(where):
+            raise AnsibleActionFail("the collection at %s has no manifests/%s folder; reinstall it" % (root, folder))
+        for name in sorted(os.listdir(where)):
+            if name.endswith((".yaml", ".yml")):
+                documents.extend(_documents(os.path.join(where, name)))
+    return documents
+
+
+class ActionModule(ActionBase):
+    module = "gpufabric.platform.hub"
+
+    def arguments(self, args, task_vars):
+        """The module's arguments with the controller's files read into them."""
+        if not args.get("manifests"):
+            args["manifests"] = collection_manifests()
+        crds = []
+        for index, item in enumerate(args.get("ocm_crds") or ()):
+            if isinstance(item, dict):
+                crds.append(item)
+                continue
+            if not isinstance(item, str):
+                raise AnsibleActionFail("ocm_crds[%d] must be a file path or a CRD mapping, got %s"
+                                        % (index, type(item).__name__))
+            try:
+                crds.extend(_documents(self._find_needle("files", item)))
+            except AnsibleActionFail:
+                raise
+            except Exception as error:  # the search raises AnsibleError for a file that is not there
+                raise AnsibleActionFail("ocm_crds[%d]: cannot read %s: %s" % (index, item, error))
+        if "ocm_crds" in args:
+            args["ocm_crds"] = crds
+        return args
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        args = self.arguments(dict(self._task.args), task_vars)
+        result.update(self._execute_module(module_name=self.module, module_args=args, task_vars=task_vars))
+        return result
