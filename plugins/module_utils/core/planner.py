@@ -60,7 +60,8 @@ class Planner(object):
     def apply(self, phase, desired, live, entry=None, cluster=""):
         """Declare an object the spec wants (what a declarative front end creates), and add the write that makes
         `live` so when it differs."""
-        self._objects.append((cluster, desired, entry.where if entry is not None else ""))
+        declared = dict((key, value) for key, value in desired.items() if key != "status")
+        self._objects.append((cluster, declared, entry.where if entry is not None else ""))
         self.add(phase, apply_write(desired, live), entry, cluster)
 
     def report(self, entry, body):
