@@ -146,9 +146,10 @@ class GpufabricModule(AnsibleModule):
             body()
         except FabricError as error:
             self.fail_json(msg=str(error), errors=list(error.errors), changed=False)
-        except WriteError as error:
-            self.fail_json(msg=str(error), status=error.status, changed=bool(error.done),
-                           written=[write.key for write in error.done])
+        except WriteError as error:  # changed when anything was, or may have been, written
+            self.fail_json(msg=str(error), status=error.status, changed=bool(error.done or error.unconfirmed),
+                           written=[write.key for write in error.done],
+                           unconfirmed=[write.key for write in error.unconfirmed])
         except KubeError as error:
             self.fail_json(msg=str(error), status=error.status, changed=False)
         except Exception as error:  # pylint: disable=broad-except  # a bug must still name what it was doing

@@ -213,7 +213,7 @@ attributes:
 """
 
 EXAMPLES = r"""
-- name: The seed's compute pool - one control-plane host, 8 A100 over at least 2 workers
+- name: A dedicated compute pool - one control-plane host, 8 A100 over at least 2 workers
   gpufabric.platform.compute_pool:
     name: vision-cluster
     namespace: vision

@@ -17,7 +17,7 @@ description:
     same per-family annotation.
   - Roles C(gpufabric-viewer) (read workloads, pods, logs and compute pools), C(gpufabric-editor) (also create,
     update and delete Deployments, Jobs and pods) and C(gpufabric-admin) (also C(update)/C(patch) compute pools,
-    the seed's C(computepools:update), and C(delete) them, C(computepools:delete)), each with a RoleBinding for
+    PaletteAI's C(computepools:update), and C(delete) them, C(computepools:delete)), each with a RoleBinding for
     its members. Bindings are exact - a member removed from O(members) loses the binding.
   - One Role and RoleBinding C(pool-access-<pool>) per O(pool_access) entry, granting C(use) on that pool or
     compute pool to the users and groups listed (OSMO's per-pool roles). Once a project declares any pool access,

@@ -1,4 +1,4 @@
-"""App deployments (seeds 001, 004): an AI/ML workload placed on a labelled pool or a compute pool.
+"""App deployments (PaletteAI's, with NVIDIA OSMO's pod templates and rules): an AI/ML workload placed on a labelled pool or a compute pool.
 
 The core decides everything here: the variables (OSMO default variables, then the user's resources), the
 resource validation verdict, which GPU family the app takes, whether it fits (free GPUs of the family, the
@@ -19,6 +19,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity i
     ACTIVE_POD_PHASES, APP_LABEL, AppAllocation, Placement, check_fit, check_quota, dedicated_errors, gpu_usage,
     hardware_allocation, is_app_pod, node_gpus, pod_gpu_request)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import (
+    covers, gpu_row, node_kind, row_name, split_name)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
@@ -35,7 +37,7 @@ ALLOCATION = "gpufabric.io/allocation"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 GPU_RUNTIME_CLASS = "nvidia"
-# resources option -> OSMO variable; user values override the default variables (seed 004).
+# resources option -> OSMO variable; user values override the default variables (as in OSMO).
 RESOURCE_VARIABLES = (("gpu", "USER_GPU"), ("cpu", "USER_CPU"), ("memory", "USER_MEMORY"),
                       ("storage", "USER_STORAGE"))
 
@@ -161,9 +163,12 @@ def validation_messages(spec):
 # -- the apps already placed, read back from their workloads -----------------------------------------------
 
 def allocation_record(spec, family, architecture):
-    """The allocation annotation of an app's workload: what it holds, and where."""
-    return {"target": spec.target_kind, "name": spec.target, "family": family,
-            "architecture": architecture, "count": spec.gpu_total}
+    """The allocation annotation of an app's workload: what it holds (family and, when the app is held to one
+    memory size, memoryGB), and where."""
+    record = {"target": spec.target_kind, "name": spec.target, "architecture": architecture,
+              "count": spec.gpu_total}
+    record.update((key, value) for key, value in gpu_row(family, 0).items() if key != "gpuCount")
+    return record
 
 
 def app_from_workload(obj):
@@ -178,7 +183,7 @@ def app_from_workload(obj):
         return None
     app = AppAllocation(metadata.get("name"), metadata.get("namespace") or "",
                         normalise_architecture(record.get("architecture") or "AMD64") or "AMD64",
-                        normalise_family(record.get("family") or ""), int(record.get("count") or 0))
+                        row_name(record), int(record.get("count") or 0))
     return record.get("target"), record.get("name"), app
 
 
@@ -189,7 +194,10 @@ def _labels(obj):
 
 
 def _node_family(node):
-    return normalise_family(_labels(node).get(PRODUCT_LABEL) or "")
+    """The name a node's GPUs count as (core.families: NVIDIA-A100-80GB for an A100-SXM4-80GB), '' without a
+    product label."""
+    kind = node_kind(_labels(node))
+    return kind.name if kind is not None else ""
 
 
 def _node_arch(node):
@@ -223,28 +231,38 @@ def labelled_capacity(nodes, pods):
 
     def rows(counts):
         arches = sorted(set(key[0] for key in counts))
-        return [{"architecture": arch, "gpu": [{"family": fam, "gpuCount": counts[(a, fam)]}
+        return [{"architecture": arch, "gpu": [gpu_row(fam, counts[(a, fam)])
                                                for a, fam in sorted(counts) if a == arch]} for arch in arches]
     return rows(capacity), rows(foreign)
 
 
 def capacity_families(capacity):
-    return sorted(set(normalise_family(g.get("family")) for row in capacity or () for g in row.get("gpu") or ()
-                      if g.get("gpuCount")))
+    """The names of the GPU kinds a hardwareCapacity holds (NVIDIA-A100-80GB, NVIDIA-A10), sorted."""
+    return sorted(set(row_name(g) for row in capacity or () for g in row.get("gpu") or () if g.get("gpuCount")))
+
+
+def _held_to(family, kinds):
+    """What an app asking `family` holds on a pool offering `kinds`: the one kind it covers there, else the
+    family itself (an NVIDIA-A100 app on a pool of 40 and 80 GB A100s may get either)."""
+    covered = sorted(set(kind for kind in kinds if covers(family, kind)))
+    return covered[0] if len(covered) == 1 else family
 
 
 def choose_family(spec, capacity, gpu_types=()):
-    """(family, errors): the GPU family the app takes on its pool. `platform` picks it on a compute pool; on a
-    labelled pool `platform` is a GPU type and `capacity` is already restricted to its nodes."""
-    families = capacity_families(capacity)
+    """(family, errors): the GPU family the app takes on its pool, as narrow as the pool allows (its memory when
+    the pool's GPUs of that family all have one size). `platform` picks it on a compute pool (NVIDIA-A100, or
+    NVIDIA-A100-80GB for the 80 GB ones only); on a labelled pool `platform` is a GPU type and `capacity` is
+    already restricted to its nodes."""
+    kinds = capacity_families(capacity)
+    families = sorted(set(split_name(kind)[0] for kind in kinds))
     where = "%s %s" % ("pool" if spec.target_kind == "pool" else "compute pool", spec.target)
     if spec.target_kind == "compute_pool" and spec.platform:
         family = normalise_family(spec.platform)
-        if family not in families:
-            return family, ["%s has no %s GPUs (families: %s)" % (where, family, ", ".join(families) or "none")]
-        return family, []
+        if not any(covers(family, kind) for kind in kinds):
+            return family, ["%s has no %s GPUs (families: %s)" % (where, family, ", ".join(kinds) or "none")]
+        return _held_to(family, kinds), []
     if spec.gpu == 0:
-        return (families[0] if len(families) == 1 else ""), []
+        return (_held_to(families[0], kinds) if len(families) == 1 else ""), []
     if not families:
         return "", ["%s has no GPUs%s to place %d x %d GPUs on" % (
             where, " of GPU type %s" % spec.platform if spec.platform else "", spec.replicas, spec.gpu)]
@@ -252,13 +270,15 @@ def choose_family(spec, capacity, gpu_types=()):
         hint = ("set platform to one of its GPU types: %s" % ", ".join(gpu_types)) if spec.target_kind == "pool" \
             else "set platform to one of them"
         return "", ["%s has GPUs of %d families (%s); %s" % (where, len(families), ", ".join(families), hint)]
-    return families[0], []
+    return _held_to(families[0], kinds), []
 
 
-def place(spec, family, capacity, used, mode, pool_apps, quota, project_apps, selector, architecture=None):
+def place(spec, family, capacity, used, mode, pool_apps, quota, project_apps, selector, architecture=None,
+          products=()):
     """Check the app against its pool's free GPUs of its family and its project's quota, never counting itself
     twice (its previous record, if any, is replaced). `used`: GPUs held on the pool by anything that is not a
-    gpufabric app (hardwareAllocation shape). Returns a Placement; errors empty means it may be written."""
+    gpufabric app (hardwareAllocation shape); products: the GPU products its pods may land on (node_selector).
+    Returns a Placement; errors empty means it may be written."""
     request = AppAllocation(spec.name, spec.namespace, architecture or "AMD64", family, spec.gpu_total)
     key = (spec.namespace, spec.name)
     others = [a for a in pool_apps if (a.namespace, a.name) != key]
@@ -271,7 +291,7 @@ def place(spec, family, capacity, used, mode, pool_apps, quota, project_apps, se
     errors += [fit.message for fit in (gpu, quota_fit) if not fit.fits and spec.gpu_total]
     apps_after = tuple(sorted(others + [request], key=lambda a: (a.namespace, a.name)))
     return Placement(spec.target, family, spec.gpu_total, tuple(sorted(selector.items())), gpu, quota_fit,
-                     tuple(errors), apps_after)
+                     tuple(errors), apps_after, tuple(products) if spec.gpu else ())
 
 
 def placement_report(spec, placement):
@@ -282,9 +302,11 @@ def placement_report(spec, placement):
     return report
 
 
-def node_selector(spec, family, prefix):
+def node_selector(spec, family, prefix, products=()):
     """The pool's placement: <prefix>/pool (and <prefix>/gpu-type for a platform) on a labelled pool,
-    <prefix>/compute-pool on a compute pool; nvidia.com/gpu.product when the app takes GPUs."""
+    <prefix>/compute-pool on a compute pool; nvidia.com/gpu.product when the app takes GPUs and its family is one
+    product on the pool's nodes. products: the product labels of the pool's nodes the family covers
+    (core.families.products_of); several are selected by node affinity instead (gpu_affinity)."""
     if spec.target_kind == "pool":
         pool_key, type_key = pool_keys(prefix)
         selector = {pool_key: spec.target}
@@ -292,9 +314,33 @@ def node_selector(spec, family, prefix):
             selector[type_key] = spec.platform
     else:
         selector = {prefix + "/compute-pool": spec.target}
-    if spec.gpu and family:
-        selector[PRODUCT_LABEL] = family
+    if spec.gpu and family and len(products) == 1:
+        selector[PRODUCT_LABEL] = products[0]
     return selector
+
+
+def require_products(template_spec, products):
+    """A pod spec that lands only on nodes of these GPU products, when there are several (one is a node selector):
+    the requirement joins every term of the required node affinity a template brought (terms are alternatives,
+    so each must hold it), or makes the one term."""
+    if len(products) < 2:
+        return
+    wanted = {"key": PRODUCT_LABEL, "operator": "In", "values": list(products)}
+    affinity = template_spec.setdefault("affinity", {})
+    node = affinity.setdefault("nodeAffinity", {}) if isinstance(affinity, dict) else None
+    if not isinstance(node, dict):
+        return  # template_errors names what is wrong; nothing is written
+    required = node.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+    terms = required.setdefault("nodeSelectorTerms", []) if isinstance(required, dict) else None
+    if not isinstance(terms, list):
+        return
+    if not terms:
+        terms.append({})
+    for term in terms:
+        if isinstance(term, dict):
+            expressions = term.setdefault("matchExpressions", [])
+            if isinstance(expressions, list) and wanted not in expressions:
+                expressions.append(dict(wanted))
 
 
 # -- the workload ------------------------------------------------------------------------------------------
@@ -364,10 +410,11 @@ def _without_gpus(template):
     return template
 
 
-def pod_template(spec, selector):
+def pod_template(spec, selector, products=()):
     """The pod template: the app's container, GPU toleration and the pool's node selector first, then the
-    pod_templates merged in order (later wins, OSMO), then the pool's node selector again: a template may add
-    to the placement but never move the app off its pool. A CPU-only app carries nothing GPU-specific."""
+    pod_templates merged in order (later wins, OSMO), then the pool's node selector (and the node affinity to
+    its GPU products, when the family is several) again: a template may add to the placement but never move the
+    app off its pool. A CPU-only app carries nothing GPU-specific."""
     variables = dict(spec.variables)
     base = {"metadata": {"labels": dict(MANAGED_BY, **{APP_LABEL: spec.name})},
             "spec": {"containers": [_container(spec)], "nodeSelector": dict(selector)}}
@@ -382,6 +429,8 @@ def pod_template(spec, selector):
     merged.setdefault("spec", {}).setdefault("nodeSelector", {})
     if isinstance(merged["spec"]["nodeSelector"], dict):
         merged["spec"]["nodeSelector"].update(selector)
+    if spec.gpu:
+        require_products(merged["spec"], products)
     labels = merged.setdefault("metadata", {}).setdefault("labels", {})
     if isinstance(labels, dict):
         labels[APP_LABEL] = spec.name
@@ -518,7 +567,7 @@ def render_workload(spec, placement, architecture="AMD64"):
                 "labels": dict(sorted(dict(MANAGED_BY, **{APP_LABEL: spec.name, spec.target_label: spec.target})
                                       .items())),
                 "annotations": {ALLOCATION: _canonical(record)}}
-    template = pod_template(spec, selector)
+    template = pod_template(spec, selector, placement.products)
     if spec.kind == "Deployment":
         body = {"replicas": spec.replicas, "selector": {"matchLabels": {APP_LABEL: spec.name}}, "template": template}
         return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": body}

@@ -1,4 +1,4 @@
-"""Autoscaling decision (seed 000): strict thresholds over sustained windows, bounds, cooldown, abort.
+"""Autoscaling decision (PaletteAI's rules): strict thresholds over sustained windows, bounds, cooldown, abort.
 
 Times are numbers (seconds, e.g. epoch) passed in by the caller; nothing here reads a clock.
 """

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import (
+    covering, covers, gpu_row, overlap_errors, overlaps, row_name)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
     MAX_COUNT, normalise_architecture, normalise_family)
@@ -41,7 +43,8 @@ def app_allocation(entry):
 
 
 def _gpu_list(counts):
-    return [{"family": family, "gpuCount": counts[family]} for family in sorted(counts)]
+    """{kind name: GPUs} -> status rows {family, memoryGB, gpuCount} (core.families), sorted by name."""
+    return [gpu_row(name, counts[name]) for name in sorted(counts)]
 
 
 def hardware_capacity(allocation, hosts):
@@ -56,7 +59,7 @@ def hardware_capacity(allocation, hosts):
         row[0] += host.cpu
         row[1] += host.memory
         for group in host.gpus:
-            row[2][group.family] = row[2].get(group.family, 0) + group.count
+            row[2][group.kind] = row[2].get(group.kind, 0) + group.count
     return [{"architecture": arch, "totalCPU": plain_number(cpu), "totalMemory": format_quantity(memory, "binary"),
              "gpu": _gpu_list(gpus)} for arch, (cpu, memory, gpus) in sorted(totals.items())]
 
@@ -74,16 +77,16 @@ def workload_refs(apps):
     """status.aiWorkloadRefs: each app once, sorted by namespace then name, with the GPUs it holds (the ledger
     a concurrent run checks against before its own workload exists)."""
     refs = dict(((app.namespace, app.name), app) for app in apps)
-    return [{"name": app.name, "namespace": app.namespace, "family": app.family, "gpuCount": app.count,
-             "architecture": app.architecture} for key, app in sorted(refs.items())]
+    return [dict(gpu_row(app.family, app.count), name=app.name, namespace=app.namespace,
+                 architecture=app.architecture) for key, app in sorted(refs.items())]
 
 
 def gpu_totals(hardware):
-    """hardwareCapacity or hardwareAllocation list -> {(architecture, family): count}."""
+    """hardwareCapacity or hardwareAllocation list -> {(architecture, kind name): count}."""
     totals = {}
     for row in hardware or ():
         for gpu in row.get("gpu") or ():
-            key = (row.get("architecture"), normalise_family(gpu.get("family")))
+            key = (row.get("architecture"), row_name(gpu))
             totals[key] = totals.get(key, 0) + int(gpu.get("gpuCount") or 0)
     return totals
 
@@ -105,12 +108,14 @@ class Fit:
 def check_fit(compute_pool, capacity, allocation, family, count, architecture=None, what="compute pool"):
     """Does `count` GPUs of `family` fit on a compute pool, given its status capacity and allocation lists?
 
+    The total counts the GPUs `family` covers (core.families); the used figure counts every allocation that may
+    stand on them (one recorded without memory may hold 80 GB GPUs an NVIDIA-A100-80GB request asks for).
     what: how the message names the target ('compute pool', or 'pool' for a labelled pool)."""
     family = normalise_family(family)
     total_by, used_by = gpu_totals(capacity), gpu_totals(allocation)
     arch_ok = (lambda arch: True) if architecture is None else (lambda arch: arch == architecture)
-    total = sum(n for (arch, fam), n in total_by.items() if fam == family and arch_ok(arch))
-    used = sum(n for (arch, fam), n in used_by.items() if fam == family and arch_ok(arch))
+    total = sum(n for (arch, fam), n in total_by.items() if covers(family, fam) and arch_ok(arch))
+    used = sum(n for (arch, fam), n in used_by.items() if overlaps(family, fam) and arch_ok(arch))
     free = total - used
     where = "%s %s%s" % (what, compute_pool, " (%s)" % architecture if architecture else "")
     if count <= free:
@@ -123,7 +128,7 @@ def check_fit(compute_pool, capacity, allocation, family, count, architecture=No
 
 
 def dedicated_errors(compute_pool, mode, apps, app_name):
-    """A dedicated compute pool hosts a single app deployment (seed 000); shared pools host many."""
+    """A dedicated compute pool hosts a single app deployment; shared pools host many."""
     others = sorted(set("%s/%s" % (app.namespace, app.name) for app in apps if app.name != app_name))
     if mode == "dedicated" and others:
         return ["compute pool %s is dedicated and already hosts %s; use a shared compute pool or another "
@@ -131,19 +136,41 @@ def dedicated_errors(compute_pool, mode, apps, app_name):
     return []
 
 
+def quota_key(quota, family):
+    """The quota family that counts GPUs of `family` (the one key covering it: a quota's keys never overlap),
+    or None when no key does."""
+    keys = covering(sorted(_by_family(quota)), normalise_family(family))
+    return keys[0] if keys else None
+
+
+def usage_by_quota(quota, used):
+    """{quota family: GPUs} of `used` ({kind: GPUs}): each kind counted under the quota family that covers it
+    (an NVIDIA-A100-80GB app under NVIDIA-A100), a kind no quota family covers under its own name."""
+    result = {}
+    for kind, count in sorted(_by_family(used).items()):
+        key = quota_key(quota, kind) or kind
+        result[key] = result.get(key, 0) + count
+    return result
+
+
 def check_quota(project, quota, used, family, count):
-    """Does `count` more GPUs of `family` stay within the project's quota? quota/used: {family: count}."""
+    """Does `count` more GPUs of `family` stay within the project's quota? quota/used: {family: count}.
+    The quota key covering the family counts it (NVIDIA-A100 counts NVIDIA-A100-80GB apps), with every app
+    it covers."""
     family = normalise_family(family)
-    limit = _by_family(quota).get(family, 0)
-    taken = _by_family(used).get(family, 0)
+    quota = _by_family(quota)
+    key = quota_key(quota, family)
+    limit = quota.get(key, 0)
+    taken = sum(n for kind, n in _by_family(used).items() if covers(key or family, kind))
     left = limit - taken
+    named = family if key in (None, family) else "%s (quota %s)" % (family, key)
     if count <= left:
         return Fit(True, family, count, limit, taken, left, left - count,
                    "%d x %s within project %s's quota: %d left of %d, %d left after"
-                   % (count, family, project, left, limit, left - count))
+                   % (count, named, project, left, limit, left - count))
     return Fit(False, family, count, limit, taken, left, left - count,
                "needs %d x %s, %d left of project %s's quota (%d quota, %d used): short by %d"
-               % (count, family, left, project, limit, taken, count - left))
+               % (count, named, left, project, limit, taken, count - left))
 
 
 def _by_family(counts):
@@ -157,31 +184,37 @@ def _by_family(counts):
 def quota_errors(tenant, tenant_quota, project_quotas):
     """Tenant quota must hold the sum of its projects' quotas, per family; errors name family and numbers.
 
+    A project's family counts under the tenant family that covers it (a project's NVIDIA-A100-80GB under the
+    tenant's NVIDIA-A100); one no tenant family covers is over a quota of 0.
     project_quotas: {project name: {family: count}} for every project of the tenant (including the new one).
     """
     limits = _by_family(tenant_quota)
     requested = {}
     for project in sorted(project_quotas):
         for family, count in sorted(_by_family(project_quotas[project]).items()):
-            requested.setdefault(family, []).append((project, count))
+            key = quota_key(limits, family) or family
+            shown = "%s %d" % (project, count) if key == family else "%s %d x %s" % (project, count, family)
+            requested.setdefault(key, []).append((shown, count))
     errors = []
     for family in sorted(requested):
         total = sum(item[1] for item in requested[family])
         if total > limits.get(family, 0):
-            parts = ", ".join("%s %d" % item for item in requested[family])
+            parts = ", ".join(item[0] for item in requested[family])
             errors.append("tenant %s: projects request %d x %s (%s) but the tenant quota is %d: over by %d"
                           % (tenant, total, family, parts, limits.get(family, 0), total - limits.get(family, 0)))
     return errors
 
 
 def quota_capacity_warnings(owner, quota, capacity):
-    """Flag a quota the cluster's GPUs of that family cannot hold. capacity: {family: GPUs in the cluster}."""
-    have = _by_family(capacity)
+    """Flag a quota the cluster's GPUs of that family cannot hold. capacity: {kind name: GPUs in the cluster};
+    a quota family counts every kind it covers (NVIDIA-A100: the 80 GB and the 40 GB ones)."""
+    kinds = _by_family(capacity)
     warnings = []
     for family, count in sorted(_by_family(quota).items()):
-        if count > have.get(family, 0):
+        have = sum(n for kind, n in kinds.items() if covers(family, kind))
+        if count > have:
             warnings.append("%s quota %d x %s exceeds the %d %s GPUs in the cluster: over by %d"
-                            % (owner, count, family, have.get(family, 0), family, count - have.get(family, 0)))
+                            % (owner, count, family, have, family, count - have))
     return warnings
 
 
@@ -205,7 +238,7 @@ def parse_gpu_quota(quota, what="gpu_quota"):
             errors.append("%s %s: %d is more than %d GPUs" % (what, key, count, MAX_COUNT))
             continue
         result[key] = count
-    raise_if(errors)
+    raise_if(errors + overlap_errors(result, what))
     return tuple(sorted(result.items()))
 
 
@@ -267,6 +300,8 @@ class Placement:
     """Where an app deployment lands and what is left; errors empty means it may be applied.
 
     apps_after: the pool's apps with this one placed, for hardwareAllocation / aiWorkloadRefs.
+    products: the GPU product labels of the pool's nodes the family covers; with more than one, the pods
+    select them by node affinity (a node selector holds one value).
     """
 
     compute_pool: str
@@ -277,12 +312,16 @@ class Placement:
     quota: Fit
     errors: tuple
     apps_after: tuple
+    products: tuple = ()
 
     def to_dict(self):
-        return {"computePool": self.compute_pool, "family": self.family, "gpuCount": self.count,
-                "nodeSelector": dict(self.node_selector), "gpuFree": self.gpu.free,
-                "gpuFreeAfter": self.gpu.free_after, "quotaLeft": self.quota.free,
-                "quotaLeftAfter": self.quota.free_after, "errors": list(self.errors)}
+        report = {"computePool": self.compute_pool, "family": self.family, "gpuCount": self.count,
+                  "nodeSelector": dict(self.node_selector), "gpuFree": self.gpu.free,
+                  "gpuFreeAfter": self.gpu.free_after, "quotaLeft": self.quota.free,
+                  "quotaLeftAfter": self.quota.free_after, "errors": list(self.errors)}
+        if len(self.products) > 1:
+            report["gpuProducts"] = list(self.products)
+        return report
 
 
 def gpu_usage(apps):

@@ -1,4 +1,4 @@
-"""Labelled pools (gpuctl, seed 002): nodes join a pool by label <prefix>/pool=<name>, GPU type by
+"""Labelled pools (gpuctl's resource pools): nodes join a pool by label <prefix>/pool=<name>, GPU type by
 <prefix>/gpu-type=<type>. Membership is declarative: nodes that carry the pool label but are no longer listed
 lose it. Only keys under <prefix>/ are ever written to a Node.
 """

@@ -1,4 +1,4 @@
-"""OSMO pool rules (seed 004): pod templates merged in order, default variables, resource validation rules."""
+"""NVIDIA OSMO's pool rules: pod templates merged in order, default variables, resource validation rules."""
 
 from __future__ import annotations
 

@@ -251,8 +251,8 @@ def apply_plan(current, plan, hosts, now):
 
 
 def deleting_allocation(current, now):
-    """The allocation with every host marked Deleting: deleting a compute pool removes its machines first (seed
-    000), and the status says so before the labels go. now: the statusUpdatedAt of hosts whose status changes."""
+    """The allocation with every host marked Deleting: deleting a compute pool removes its machines first, and the
+    status says so before the labels go. now: the statusUpdatedAt of hosts whose status changes."""
     return sort_pools(pool.with_hosts(
         entry if entry.status == "Deleting" else HostEntry(entry.host, "Deleting", now) for entry in pool.hosts)
         for pool in current)

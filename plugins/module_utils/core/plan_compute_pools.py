@@ -14,17 +14,18 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps impor
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
     autoscaled_spec, autoscaling_record, decide, epoch_seconds, parse_samples, scaling_policy_from_resource)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import covers
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import COMPUTE_POOL, recorded
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import parse_hosts
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, deleting_allocation, plan_delete, plan_many)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
-    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status)
+    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status, with_free_gpus)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
     compute_pool_from_resource, immutable_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
-    delete_write, label_write, status_write, strip_volatile)
+    delete_write, label_write, observed_status, status_write, strip_volatile)
 
 
 def _key(obj):
@@ -107,6 +108,18 @@ class ComputePools(object):
         if not self.exists(name, namespace):
             return []
         return ((self.live.get((namespace, name)) or {}).get("status") or {}).get("hardwareCapacity") or []
+
+    def nodes_of(self, name, namespace):
+        """The Nodes of the compute pool's hosts once the spec is applied (none for a host list without Nodes)."""
+        planned = self.planned.get((namespace, name))
+        if planned is not None:
+            allocation = planned.after
+        elif self.exists(name, namespace):
+            allocation = allocation_from_status((self.live.get((namespace, name)) or {}).get("status"))
+        else:
+            return []
+        hosts = set(entry.host for pool in allocation for entry in pool.hosts)
+        return [node for node in self.nodes(self.spoke_of(name, namespace)) if node["metadata"]["name"] in hosts]
 
     # -- planning ----------------------------------------------------------------------------------------------
 
@@ -261,7 +274,7 @@ class ComputePools(object):
             return
         families = set(capacity_families(planned.status_body["hardwareCapacity"]))
         stranded = [app for app in ledger.apps_on(COMPUTE_POOL, spec.name, spec.namespace)
-                    if app.count and app.family not in families]
+                    if app.count and not any(covers(app.family, kind) for kind in families)]
         if not stranded:
             return
         listed = ", ".join("%s/%s (%d x %s)" % (a.namespace, a.name, a.count, a.family) for a in stranded)
@@ -291,7 +304,7 @@ class ComputePools(object):
             return
         apps = ledger.apps_on(COMPUTE_POOL, name, namespace)
         # The ledger holds every app recorded with its GPU count, less those this run removes; a reference
-        # without a count (the seed's {name, namespace}) is none the ledger reads, and still names a workload.
+        # without a count (PaletteAI's plain {name, namespace}) is none the ledger reads, and still names a workload.
         uncounted = set("%s/%s" % (ref.get("namespace"), ref.get("name"))
                         for ref in (live.get("status") or {}).get("aiWorkloadRefs") or ()
                         if ref.get("gpuCount") is None)
@@ -309,7 +322,7 @@ class ComputePools(object):
             spec = compute_pool_from_resource(live)
             status = render_compute_pool_status(spec, deleting, hosts, status=pool_status(deleting, hosts,
                                                                                           deleting=True))
-            status.update(recorded(apps))
+            status = observed_status(with_free_gpus(dict(status, **recorded(apps))), live, p.context.now)
             p.add("remove-compute-pool", status_write(live, status, live), entry)
         except FabricError:
             pass  # an object this collection cannot read back is deleted as it is
@@ -327,8 +340,8 @@ class ComputePools(object):
             if planned.plan is None:
                 continue
             spec = planned.spec
-            status = dict(planned.status_body)
-            status.update(recorded(ledger.apps_on(COMPUTE_POOL, spec.name, spec.namespace)))
+            status = dict(planned.status_body, **recorded(ledger.apps_on(COMPUTE_POOL, spec.name, spec.namespace)))
+            status = observed_status(with_free_gpus(status), planned.live, p.context.now)
             desired = render_compute_pool(spec, status)
             p.add("compute-pool-status", status_write(desired, status, planned.live), planned.entry)
             before = self._members_before(spec.name, spec.spoke)
@@ -349,8 +362,8 @@ class ComputePools(object):
             live = self.live.get((namespace, name))
             if live is None:
                 continue
-            status = dict(live.get("status") or {})
-            status.update(recorded(ledger.apps_on(COMPUTE_POOL, name, namespace)))
+            status = dict(live.get("status") or {}, **recorded(ledger.apps_on(COMPUTE_POOL, name, namespace)))
+            status = observed_status(with_free_gpus(status), live, p.context.now)
             p.add("compute-pool-status", status_write(live, status, live), None)
 
     def _members_before(self, name, cluster):

@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Tuple
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import gpu_usage, parse_gpu_quota
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
+    gpu_usage, parse_gpu_quota, usage_by_quota)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import COMPUTE_POOL, Ledger
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
@@ -108,7 +109,7 @@ def role_rules(role):
                   {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": list(WRITE)},
                   {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": list(WRITE)}]
     if role == "admin":
-        # the seed's computepools:update (update, patch) and computepools:delete
+        # PaletteAI's computepools:update (update, patch) and computepools:delete
         rules.append({"apiGroups": ["gpufabric.io"], "resources": ["computepools"],
                       "verbs": ["delete", "patch", "update"]})
     return rules
@@ -235,8 +236,10 @@ def quota_rows(quota, used):
     """One row per GPU family in the quota or in use: quota, used, free (negative when over) and used_percent.
 
     used_percent is the share of the quota in use, rounded down; a family used without any quota counts as 100
-    (at or over its quota), so a question about projects near their quota finds it.
+    (at or over its quota), so a question about projects near their quota finds it. GPUs in use count under the
+    quota family that covers them (core.families: an NVIDIA-A100-80GB app under NVIDIA-A100).
     """
+    used = usage_by_quota(quota, used)
     rows = []
     for family in sorted(set(quota) | set(used)):
         limit, taken = quota.get(family, 0), used.get(family, 0)
@@ -258,7 +261,7 @@ def _bound_subjects(state, namespace, name):
 def _app_row(app, targets, compute_pools):
     """Where an app holds its GPUs: its labelled pool or compute pool, and the spoke it runs on (None: the
     cluster read)."""
-    row = {"name": app.name, "namespace": app.namespace, "family": app.family, "gpu_count": app.count,
+    row = {"name": app.name, "namespace": app.namespace, "family": app.family or None, "gpu_count": app.count,
            "architecture": app.architecture, "pool": None, "compute_pool": None, "spoke": None}
     if targets:
         kind, target, where = targets[0]
@@ -293,7 +296,7 @@ def project_rows(state, prefix, name=None, tenant=None):
         if (name and project != name) or (tenant and owner != tenant):
             continue
         apps = ledger.apps_in(project)
-        used = gpu_usage(apps)
+        used = gpu_usage(app for app in apps if app.count)  # an app without GPUs holds no family
         members = sorted(((role, kind, subject) for role in ROLES
                           for kind, subject in _bound_subjects(state, project, "gpufabric-%s" % role)))
         access = []

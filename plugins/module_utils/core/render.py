@@ -14,7 +14,7 @@ GIB = 1024 ** 3
 
 
 def render_compute_pool_spec(spec):
-    """ComputePool .spec in the seed's camelCase; worker pools sorted by name."""
+    """ComputePool .spec in PaletteAI's camelCase field names; worker pools sorted by name."""
     mode_body = {}
     if spec.scaling_policy_ref:
         mode_body["scalingPolicyRef"] = dict(spec.scaling_policy_ref)
@@ -57,9 +57,13 @@ def render_host(host, entry):
         body["architecture"] = host.architecture
         body["cpuCount"] = plain_number(host.cpu)
         body["memoryGB"] = whole_units(host.memory, GIB)
-        if host.gpus:
-            body["gpuCountByFamily"] = dict((g.family, g.count) for g in host.gpus)
-            memory = dict((g.family, g.count * g.memory_mib // 1024) for g in host.gpus if g.memory_mib)
+        if host.gpus:  # by family (NVIDIA-A100, as PaletteAI names them); memory sizes of one family add up
+            counts, memory = {}, {}
+            for g in host.gpus:
+                counts[g.family] = counts.get(g.family, 0) + g.count
+                if g.memory_gb:
+                    memory[g.family] = memory.get(g.family, 0) + g.count * g.memory_gb
+            body["gpuCountByFamily"] = counts
             if memory:
                 body["gpuMemoryGBByFamily"] = memory
     if entry.status:
@@ -103,23 +107,32 @@ def pool_status(allocation, hosts, plan=None, deleting=False):
 
 
 def render_compute_pool_status(spec, allocation, hosts, apps=(), status="Running"):
-    """ComputePool .status (seed 000 shape). apps: AppAllocation list for hardwareAllocation/aiWorkloadRefs.
+    """ComputePool .status in PaletteAI's shape (status, hardwareCapacity, hardwareAllocation, allocatedMachinePools). apps: AppAllocation list for hardwareAllocation/aiWorkloadRefs.
 
-    mode, gpuTotal and gpuAllocated summarise the rest for `kubectl get computepools`; mode also records the
-    mode the pool was created with.
+    mode, gpuTotal, gpuAllocated and gpuFree summarise the rest for `kubectl get computepools`; mode also records
+    the mode the pool was created with.
     """
     capacity, allocated = hardware_capacity(allocation, hosts), hardware_allocation(apps)
+    total, used = sum(gpu_totals(capacity).values()), sum(gpu_totals(allocated).values())
     return {
         "status": status,
         "mode": spec.mode,
-        "gpuTotal": sum(gpu_totals(capacity).values()),
-        "gpuAllocated": sum(gpu_totals(allocated).values()),
+        "gpuTotal": total,
+        "gpuAllocated": used,
+        "gpuFree": total - used,
         "hardwareCapacity": capacity,
         "hardwareAllocation": allocated,
         "cloudConfigUUID": cloud_config_uuid(spec.namespace, spec.name),
         "allocatedMachinePools": render_machine_pools(allocation, hosts),
         "aiWorkloadRefs": workload_refs(apps),
     }
+
+
+def with_free_gpus(status):
+    """The status with gpuFree = gpuTotal - gpuAllocated again, once the allocation fields were replaced (never
+    clamped: more allocated than there is shows as a negative free count)."""
+    status["gpuFree"] = int(status.get("gpuTotal") or 0) - int(status.get("gpuAllocated") or 0)
+    return status
 
 
 def compute_pool_label_changes(hosts, compute_pool, allocation, prefix):

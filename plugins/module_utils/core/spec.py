@@ -21,7 +21,7 @@ DEFAULT_ARCHITECTURE = "AMD64"
 
 @dataclass(frozen=True)
 class ControlPlane:
-    """schedule_workloads: the control-plane hosts run app workloads too (ControlPlaneAndWorker, as the seed's
+    """schedule_workloads: the control-plane hosts run app workloads too (ControlPlaneAndWorker, as PaletteAI's
     example shows); false keeps them for the control plane only when worker pools exist (ControlPlaneOnly)."""
 
     node_count: int = 1
@@ -59,7 +59,7 @@ class ComputePoolSpec:
 
     @property
     def managed_worker_pools(self):
-        """Single-node clusters manage only the control-plane pool (seed 000)."""
+        """Single-node clusters manage only the control-plane pool: it runs the workloads too."""
         return () if self.control_plane.single_node_cluster else self.worker_pools
 
     def worker_selection_groups(self):

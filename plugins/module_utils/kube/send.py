@@ -261,15 +261,16 @@ def _send_labels(cluster, batch, check_mode, done, results):
                          unconfirmed)
 
 
-def _keys(writes):
+def key_list(writes):
+    """The writes' keys for a message: the first ten, then how many more."""
     return ", ".join(w.key for w in writes[:10]) + (" and %d more" % (len(writes) - 10) if len(writes) > 10 else "")
 
 
 def _failure(write, error, done, unconfirmed=(), failed=1, unsent=0):
     text = "writing %s failed%s: %s. Already written: %s" % (
-        write.key, " (and %d more)" % (failed - 1) if failed > 1 else "", error, _keys(done) or "nothing")
+        write.key, " (and %d more)" % (failed - 1) if failed > 1 else "", error, key_list(done) or "nothing")
     if unconfirmed:
-        text += ". Sent without an answer, so they may have been applied: %s" % _keys(unconfirmed)
+        text += ". Sent without an answer, so they may have been applied: %s" % key_list(unconfirmed)
     if unsent:
         text += ". Not sent: %d more write(s) of the same batch" % unsent
     return text + ". Run again once the cause is fixed: writes that went through are not repeated"
