@@ -1,4 +1,5 @@
-"""App deployments (PaletteAI's, with NVIDIA OSMO's pod templates and rules): an AI/ML workload placed on a labelled pool or a compute pool.
+"""App deployments (PaletteAI's, with NVIDIA OSMO's pod templates and rules): an AI/ML workload placed on a
+labelled pool or a compute pool.
 
 The core decides everything here: the variables (OSMO default variables, then the user's resources), the
 resource validation verdict, which GPU family the app takes, whether it fits (free GPUs of the family, the

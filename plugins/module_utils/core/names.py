@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import uuid
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import family_name
+
 LABEL_LIMIT = 63
 # The largest count (GPUs, replicas, nodes) any option takes: more than any cluster holds, and far below where
 # the API server stops storing a quantity exactly (a larger number would be stored otherwise and rewritten by
@@ -99,9 +101,9 @@ def label_prefix_errors(prefix):
 
 
 def normalise_family(family):
-    """'NVIDIA A100', 'NVIDIA-A100', 'nvidia_a100' -> 'NVIDIA-A100': one family however it is spelled."""
-    text = re.sub(r"[\s_]+", "-", str(family).strip()).upper()
-    return re.sub(r"-{2,}", "-", text).strip("-")
+    """'NVIDIA A100', 'NVIDIA-A100', 'nvidia_a100' -> 'NVIDIA-A100': one family however it is spelled, and a
+    product label as the family it counts as ('NVIDIA-A100-SXM4-80GB' -> 'NVIDIA-A100-80GB'; core.families)."""
+    return family_name(family)
 
 
 def family_vendor(family):
@@ -111,7 +113,7 @@ def family_vendor(family):
 
 
 def normalise_architecture(value):
-    """'amd64' / 'x86_64' -> 'AMD64', 'arm64' / 'aarch64' -> 'ARM64' (the seed's spelling); None if unknown."""
+    """'amd64' / 'x86_64' -> 'AMD64', 'arm64' / 'aarch64' -> 'ARM64' (PaletteAI's spelling); None if unknown."""
     return _ARCHITECTURES.get(str(value).strip().lower())
 
 

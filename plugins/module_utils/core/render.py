@@ -107,7 +107,8 @@ def pool_status(allocation, hosts, plan=None, deleting=False):
 
 
 def render_compute_pool_status(spec, allocation, hosts, apps=(), status="Running"):
-    """ComputePool .status in PaletteAI's shape (status, hardwareCapacity, hardwareAllocation, allocatedMachinePools). apps: AppAllocation list for hardwareAllocation/aiWorkloadRefs.
+    """ComputePool .status in PaletteAI's shape (status, hardwareCapacity, hardwareAllocation,
+    allocatedMachinePools). apps: AppAllocation list for hardwareAllocation/aiWorkloadRefs.
 
     mode, gpuTotal, gpuAllocated and gpuFree summarise the rest for `kubectl get computepools`; mode also records
     the mode the pool was created with.
