@@ -77,6 +77,7 @@ test: setup control-plane ## Every test: unit, integration, molecule, sanity
 bench: setup control-plane ## Benchmarks (figures beside their floors; never asserted)
 	@$(BIN)/python tests/bench/bench_core.py
 	@$(BIN)/python -m tests.bench.bench_modules
+	@$(BIN)/python -m tests.bench.bench_fabric
 
 clean: cluster-down ## Remove local state (the cached control-plane binaries stay)
 	@rm -rf $(VENV) $(COLLECTIONS) tests/output
