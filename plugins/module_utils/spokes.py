@@ -125,7 +125,7 @@ class HubRunner(object):
         served = served_kinds(cluster, HUB_KINDS)
         keys = [("CustomResourceDefinition", "", crd["metadata"]["name"]) for crd in self.manifests.crds]
         keys += [("CustomResourceDefinition", "", crd["metadata"]["name"])
-                 for kind, crd in sorted(self.ocm_crds.items()) if kind not in served]
+                 for kind, crd in sorted(self.ocm_crds.items()) if kind in HUB_KINDS and kind not in served]
         keys += [(obj["kind"], "", obj["metadata"]["name"]) for obj in self.manifests.rbac]
         keys += list(hub_module_reads())
         live = Live(dict(((HUB,) + key, obj) for key, obj in get_objects(cluster, keys).items()))
@@ -136,8 +136,7 @@ class HubRunner(object):
         sender.preflight(writes, {"": _identity(cluster, "the module's identity")})
         sender.send(plan.crd_writes)
         if not check_mode:
-            names = [crd["metadata"]["name"] for crd in self.manifests.crds]
-            names += [crd["metadata"]["name"] for kind, crd in self.ocm_crds.items() if kind not in served]
+            names = [crd["metadata"]["name"] for crd in self.manifests.crds] + plan.report["ocm"]["installed"]
             wait_established(cluster, names, self.timeout, "the hub at %s" % cluster.connection.host)
         sender.send(plan.writes)
         if not check_mode and any(w.kind == "Secret" and w.name == BOOTSTRAP_TOKEN for w in plan.writes):
@@ -281,13 +280,13 @@ class SpokeRunner(object):
         try:
             if spec.options:
                 spoke = connect_spoke(name, spec.options)
-            elif hub_objects[("Secret", name, CONNECTION_SECRET)] is not None:
-                spoke = open_spoke(hub, name, probe=False)
+            elif registered is not None and hub_objects[("Secret", name, CONNECTION_SECRET)] is not None:
+                spoke = open_spoke(hub, name, probe=False)  # only while registered: then the identity is there
             if spoke is not None:
                 url = spoke.connection.host
                 spoke_objects = get_objects(spoke, spoke_reads())
-                workloads = spoke.list("Deployment", label_selector=APP_LABEL) + \
-                    spoke.list("Job", label_selector=APP_LABEL)
+                workloads = [dict(obj, kind=kind) for kind in ("Deployment", "Job")  # list items carry no kind
+                             for obj in spoke.list(kind, label_selector=APP_LABEL)]
                 self._same_cluster(registered, spoke_objects, url)
             elif registered is not None:
                 raise KubeError("spoke %s: the hub holds no connection to it (Secret %s/%s) and no cluster option "

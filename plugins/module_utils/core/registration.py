@@ -493,6 +493,22 @@ def duplicate_errors(spec, uid, managed_clusters):
     return errors
 
 
+def deleting(obj):
+    """Whether the server is deleting the object already (it carries a deletionTimestamp)."""
+    return bool(((obj or {}).get("metadata") or {}).get("deletionTimestamp"))
+
+
+def terminating_errors(name, live):
+    """Namespaces registration writes into that are still being deleted (a deregistration just ran)."""
+    errors = []
+    for side, namespace in ((SPOKE, SPOKE_NAMESPACE), (SPOKE, AGENT_NAMESPACE), (HUB, name)):
+        if deleting(live.get(side, "Namespace", namespace)):
+            errors.append("namespace %s on the %s is still being deleted (the spoke was deregistered moments ago); "
+                          "nothing was written. Run again once it is gone (a few seconds)"
+                          % (namespace, "spoke %s" % name if side == SPOKE else "hub"))
+    return errors
+
+
 def _write(obj, live, cluster):
     return apply_write(obj, live, cluster) if obj is not None else None
 
@@ -516,8 +532,8 @@ def connection_write(spec, facts, live):
 def plan_registration(spec, hub, facts, live, managed_clusters, manifests, prefix, cluster_set=None):
     """Everything registering one spoke writes, on both sides, or FabricError (the same cluster under another
     name). cluster_set: the ManagedClusterSet as read (None: it does not exist and is created)."""
-    raise_if(duplicate_errors(spec, facts.uid, managed_clusters))
     name = spec.name
+    raise_if(duplicate_errors(spec, facts.uid, managed_clusters) + terminating_errors(name, live))
     writes, warnings = [], []
 
     def add(obj, side, kind, obj_name, namespace=""):
@@ -618,8 +634,8 @@ def plan_deregistration(spec, live, found, reachable=True, url=""):
 
     def delete(side, kind, obj_name, namespace=""):
         obj = live.get(side, kind, obj_name, namespace)
-        if obj is None:
-            return
+        if obj is None or deleting(obj) or (namespace and deleting(live.get(side, "Namespace", namespace))):
+            return  # gone, or going already
         if not managed(obj):
             left.append("%s %s" % (side, "/".join([kind] + ([namespace] if namespace else []) + [obj_name])))
             return
