@@ -19,9 +19,12 @@ def control_plane(tmp_path_factory):
     stopped at the end."""
     from tests.harness.controlplane import ControlPlane
 
-    plane = ControlPlane(tmp_path_factory.mktemp("cluster") / "state").up()
-    yield plane
-    plane.down(quiet=True)
+    plane = ControlPlane(tmp_path_factory.mktemp("cluster") / "state")
+    try:
+        plane.up()
+        yield plane
+    finally:  # also when the start fails: what did start is stopped
+        plane.down(quiet=True)
 
 
 @pytest.fixture(scope="session")
@@ -124,9 +127,11 @@ def fleet(tmp_path_factory):
     test asks for it (each cluster costs about 500 MB and a few seconds); stopped at the end of the session."""
     from tests.harness.fleet import Fleet
 
-    started = Fleet.at(tmp_path_factory.mktemp("fleet") / "state", spokes=2).up()
-    yield started
-    started.down(quiet=True)
+    clusters = Fleet.at(tmp_path_factory.mktemp("fleet") / "state", spokes=2)
+    try:
+        yield clusters.up()
+    finally:  # also when one cluster fails to start: the others are stopped
+        clusters.down(quiet=True)
 
 
 @pytest.fixture(scope="session")

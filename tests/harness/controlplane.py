@@ -65,6 +65,7 @@ DEPENDS_ON = {"apiserver": "etcd", "controller-manager": "apiserver", "scheduler
 OWN_FILES = ("etcd", "certs", "audit.log", "audit-policy.yaml", "tokens.csv", "tokens.json", "sa.key", "sa.pub",
              "ports.json", "pids.json", "kubeconfig", *(f"{name}.log" for name in PROCESSES),
              *(f"{name}.kubeconfig" for name in CONTROLLER_USERS))
+PF_EXITING = 0x4  # /proc/<pid>/stat flags: the process is exiting
 # With no kubelet posting heartbeats, the node lifecycle controller would mark every Node Unknown (and taint
 # it) after its grace period; ten years keeps the Ready condition the tests set.
 FOREVER = "87600h"
@@ -108,17 +109,27 @@ def port_free(port: int, patience: float = 3) -> bool:
 
 
 def alive(pid: int, binary: str) -> bool:
-    """The process runs and still is `binary`: a recycled pid is someone else's, a zombie is dead."""
+    """The process runs and still is `binary`: a recycled pid is someone else's, an exiting one is dead (and
+    reaped when it is a child of this process)."""
     try:
-        os.waitpid(pid, os.WNOHANG)  # reaps it when it is an exited child of this process
-    except ChildProcessError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return False
-    return state != "Z" and Path(argv0).name == binary
+    if fields[0] in ("Z", "X") or int(fields[6]) & PF_EXITING:
+        try:
+            os.waitpid(pid, 0)  # a short wait while its other threads finish
+        except ChildProcessError:
+            pass
+        return False
+    # The executable names it from the moment exec succeeds (the command line is empty for a moment after,
+    # and for kernel threads); the command line names it when the binary is a symlink.
+    names = set()
+    try:
+        names.add(Path(os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")).name)
+        names.add(Path(Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")).name)
+    except OSError:
+        pass
+    return binary in names
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -137,10 +148,10 @@ class ControlPlane:
 
     state: Path
     name: str = ""
+    ocm: bool = False  # also install the OCM CRDs of tests/harness/ocm, after the collection's own manifests
 
     @property
     def kubeconfig(self) -> Path:
-    ocm: bool = False  # also install the OCM CRDs of tests/harness/ocm, after the collection's own manifests
         return self.state / "kubeconfig"
 
     @property
@@ -390,7 +401,8 @@ class ControlPlane:
 
     # -- readiness ----------------------------------------------------------------------------------------
 
-    def _wait_until(self, what: str, check, timeout: float = 60) -> None:
+    def _wait_until(self, what: str, check, timeout: float = 180) -> None:
+        """Usually seconds; the long timeout is for a machine busy with other clusters and builds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if check():
@@ -402,8 +414,8 @@ class ControlPlane:
                     raise RuntimeError(f"{self.name or 'control plane'}: {name} (pid {pids[name]}) exited while "
                                        f"waiting for {what}; last lines of {self.state / (name + '.log')}:\n{tail}")
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name or 'control plane'}: no {what} after {timeout:.0f} s; "
-                           f"see the logs in {self.state}")
+        raise RuntimeError(f"{self.name or 'control plane'}: no {what} after {timeout:.0f} s (load average "
+                           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); see the logs in {self.state}")
 
     def _get(self, url: str, cafile: Path, token: str | None = None) -> tuple:
         """(status, body) of a GET verified against `cafile`; (0, reason) when it cannot connect."""
@@ -439,11 +451,11 @@ class ControlPlane:
         from tests.harness.manifests import apply_manifests  # needs the kubernetes client
 
         apply_manifests(self.kubeconfig, sorted(MANIFESTS.rglob("*.yaml")))
+        if self.ocm:
+            apply_manifests(self.kubeconfig, sorted(OCM_MANIFESTS.glob("*.yaml")))
 
     def _force_delete_pods(self, quiet: bool) -> None:
         from kubernetes import client
-        if self.ocm:
-            apply_manifests(self.kubeconfig, sorted(OCM_MANIFESTS.glob("*.yaml")))
 
         from tests.harness.nodes import force_delete_pods
 
@@ -456,10 +468,10 @@ def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "stop", "down", "status"])
     parser.add_argument("--state", default=str(REPO / ".cluster"), help="state folder (default: .cluster)")
-    args = parser.parse_args(argv)
-    plane = ControlPlane(Path(args.state).resolve())
-    if args.action == "up":
     parser.add_argument("--ocm", action="store_true", help="also install the OCM CRDs of tests/harness/ocm")
+    args = parser.parse_args(argv)
+    plane = ControlPlane(Path(args.state).resolve(), ocm=args.ocm)
+    if args.action == "up":
         plane.up()
     elif args.action == "stop":
         plane.stop()

@@ -23,7 +23,7 @@ PRODUCT = "NVIDIA-SCHED-TEST"  # a family no other test counts
 def gpu_pod(name: str, gpus: int, node_selector: dict, labels: dict | None = None) -> dict:
     resources = {"requests": {"nvidia.com/gpu": str(gpus)}, "limits": {"nvidia.com/gpu": str(gpus)}}
     return {"metadata": {"name": name, "labels": labels or {}},
-            "spec": {"nodeSelector": node_selector,
+            "spec": {"nodeSelector": node_selector, "automountServiceAccountToken": False,  # no token to wait for
                      "containers": [{"name": "main", "image": "busybox", "resources": resources}]}}
 
 

@@ -10,6 +10,7 @@ import socket
 import ssl
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def plane(tmp_path_factory):
-    started = ControlPlane(tmp_path_factory.mktemp("restart") / "state", "restart").up()
-    yield started
-    started.down(quiet=True)
+    cluster = ControlPlane(tmp_path_factory.mktemp("restart") / "state", "restart")
+    try:
+        yield cluster.up()
+    finally:
+        cluster.down(quiet=True)
 
 
 def kill(plane: ControlPlane, name: str) -> None:
@@ -96,5 +99,15 @@ def test_down_stops_every_recorded_process_and_removes_the_state(plane):
 
     plane.down(quiet=True)
 
-    assert [name for name, pid in pids.items() if alive(pid, BINARY[name])] == []
+    assert [name for name, pid in pids.items() if runs(pid, BINARY[name])] == []
     assert not plane.state.exists()
+
+
+def runs(pid: int, binary: str) -> bool:
+    """Read from /proc here, not through the harness: the pid is a live process (not a zombie) of `binary`."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return False
+    return state not in ("Z", "X") and Path(argv0).name == binary

@@ -107,10 +107,10 @@ def test_a_spoke_schedules_pods_onto_its_own_nodes(fleet_api_client):
     spoke, hub = client.CoreV1Api(fleet_api_client("spoke-2")), client.CoreV1Api(fleet_api_client("hub"))
     create_node(spoke, "spoke-2-gpu", gpus=4)
     ensure_namespace(spoke, "placed")
+    container = {"name": "main", "image": "busybox", "resources": {"limits": {"nvidia.com/gpu": "2"}}}
     spoke.create_namespaced_pod("placed", {
         "metadata": {"name": "job", "labels": {"app": "job"}},
-        "spec": {"containers": [{"name": "main", "image": "busybox",
-                                 "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}})
+        "spec": {"automountServiceAccountToken": False, "containers": [container]}})
 
     assert [pod.spec.node_name for pod in wait_bound(spoke, "placed", "app=job", 1)] == ["spoke-2-gpu"]
     with pytest.raises(ApiException) as error:
