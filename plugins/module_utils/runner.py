@@ -68,7 +68,7 @@ class FabricRun(object):
 
     def _plan(self):
         self.state = read_state(self.cluster, kinds_for(self.whole.kinds))
-        if self.scope:
+        if self.scope is not None:
             self.spec = scoped(self.whole, self.scope, self.state)
         self.states = {"": self.state}
         for name in spokes_needed(self.spec, self.state):
@@ -76,7 +76,23 @@ class FabricRun(object):
         access = tuple(self._access(*question) for question in
                        access_questions(self.spec, self.state, self.spec.label_prefix))
         spokes = dict((name, state) for name, state in self.states.items() if name)
-        return plan_fabric(self.spec, self.state, Context(now=utc_now(), access=access, prune=self.prune), spokes)
+        now = utc_now()
+        context = Context(now=now, access=access, prune=self.prune, metrics=self._metrics(now))
+        return plan_fabric(self.spec, self.state, context, spokes)
+
+    def _metrics(self, now):
+        """The utilization the spec's autoscaling compute pools need, read from their Prometheus before planning
+        (((namespace, name), samples), ...); any failure stops the run here, before anything is written."""
+        from ansible_collections.gpufabric.platform.plugins.module_utils.core.metrics import (
+            metrics_queries, samples_from_series)
+        from ansible_collections.gpufabric.platform.plugins.module_utils.prometheus import Prometheus
+
+        found = []
+        for query in metrics_queries(self.spec, self.state, now):
+            series = Prometheus.from_options(query.connection).query_range(query.query, query.start, query.end,
+                                                                           query.step, query.described)
+            found.append((query.key, tuple(samples_from_series(query, series))))
+        return tuple(found)
 
     def spoke(self, name):
         """The Cluster of a registered spoke, through the connection the hub keeps for it (opened once)."""

@@ -61,7 +61,10 @@ options:
       - Apply only the part of the spec that lives on this spoke - its labelled pools (entries with this
         C(spoke)), the compute pools whose hosts are there, and the apps that land there - with the hub objects
         they update (compute pools and their allocation). The per-spoke step of C(playbooks/spokes.yml), run for
-        many spokes side by side with Ansible's forks. Tenants and projects are the hub's step.
+        many spokes side by side with Ansible's forks.
+      - An empty string selects the hub's own part - tenants, projects, and the pools, compute pools and apps on
+        no spoke (the step of C(playbooks/hub.yml)).
+      - Unset, the whole spec is applied, spokes included (reached through the connections the hub keeps).
     type: str
 extends_documentation_fragment:
   - gpufabric.platform.auth

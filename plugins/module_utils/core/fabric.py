@@ -160,6 +160,19 @@ def parse_fabric(document, label_prefix=None):
     return spec
 
 
+def secret_values(document):
+    """The values of no_log options in a fabric spec's entries (a Prometheus token, say), to be masked wherever
+    the spec is printed."""
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import secret_values as of_entry
+
+    found = set()
+    for section, kind in SECTIONS:
+        items = document.get(section) if isinstance(document, dict) else None
+        for args in items if isinstance(items, list) else ():
+            found |= of_entry(kind, args)
+    return found
+
+
 def _fleet_errors(document):
     """`hub` (the hub's connection: the playbooks' business, checked here for its keys) and `spokes` (each a
     gpufabric.platform.spoke argument dict, checked by that module's options when the collection has it)."""
@@ -221,12 +234,21 @@ def duplicate_errors(spec):
 @dataclass(frozen=True)
 class Context:
     """What a plan needs besides the spec and the cluster: the time (recorded as statusUpdatedAt), the server's
-    word on pool access (((resource, name, namespace), allowed, who the pool's binding names), ...), and whether
-    to prune."""
+    word on pool access (((resource, name, namespace), allowed, who the pool's binding names), ...), whether
+    to prune, and the utilization samples read from Prometheus for compute pools that autoscale from it
+    ((((namespace, name), samples), ...), core.metrics)."""
 
     now: str = ""
     access: Tuple[Tuple[Tuple[str, str, str], bool, str], ...] = ()
     prune: bool = False
+    metrics: Tuple = ()
+
+    def samples_of(self, namespace, name):
+        """The samples measured for one compute pool; None when nothing was measured for it."""
+        for key, samples in self.metrics:
+            if key == (namespace, name):
+                return samples
+        return None
 
     def may_use(self, resource, name, namespace):
         """(allowed, who may) for one pool; (None, '') when nobody asked."""
@@ -278,8 +300,10 @@ def plan_fabric(spec, state, context=Context(), spokes=None):
 def spokes_needed(spec, state):
     """The spokes a plan of `spec` reads: those its entries name, and those of the compute pools its apps use
     (declared in the spec, or as the hub's ComputePool objects record them)."""
+    # A compute pool over the hub's EdgeHosts names the cluster its hosts become: read only for the apps on it.
     names = set(entry.cluster for entry in spec.entries if entry.kind in ("pool_label", "compute_pool",
-                                                                          "app_deployment"))
+                                                                          "app_deployment")
+                and entry.params.get("host_source") != "edgehosts")
     declared = dict(((e.namespace, e.name), e.cluster) for e in spec.of("compute_pool") if e.present)
     for entry in spec.of("app_deployment"):
         if entry.present and entry.spec.target_kind == "compute_pool":
@@ -291,7 +315,8 @@ def spokes_needed(spec, state):
 
 def scoped(spec, spoke, state):
     """The part of a spec that lives on one spoke: its labelled pools, the compute pools whose hosts are there,
-    and the apps that land there (the per-spoke step of a fleet, run side by side with Ansible's forks)."""
+    and the apps that land there (the per-spoke step of a fleet, run side by side with Ansible's forks). Spoke
+    "" is the hub's own part: tenants, projects, and the pools, compute pools and apps on no spoke."""
     spokes = dict(((e.namespace, e.name), e.cluster) for e in spec.of("compute_pool"))
 
     def spoke_of(namespace, compute_pool):
@@ -303,7 +328,9 @@ def scoped(spec, spoke, state):
     def kept(entry):
         if entry.kind == "app_deployment" and entry.present and entry.spec.target_kind == "compute_pool":
             return spoke_of(entry.namespace, entry.spec.target) == spoke
-        return entry.kind in ("pool_label", "compute_pool", "app_deployment") and entry.cluster == spoke
+        if entry.kind in ("tenant", "project"):
+            return not spoke
+        return entry.cluster == spoke
     return FabricSpec(spec.label_prefix, tuple(entry for entry in spec.entries if kept(entry)))
 
 
