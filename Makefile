@@ -54,7 +54,8 @@ hosts-up: setup ## Start HOSTS=N test hosts (own address, hostname, sshd; root);
 hosts-down: setup ## Stop the test hosts and remove .hosts/
 	@$(BIN)/python -m tests.harness.hosts down
 
-demo: cluster-up ## Run the demo against the local control plane
+demo: setup ## A hub and two spokes on this machine, the fleet spec applied, then the tables
+	@$(MAKE) --no-print-directory cluster-up SPOKES=2
 	@$(BIN)/python -m tests.harness.demo
 
 unit: setup ## Unit tests of the core (no server)
@@ -78,6 +79,7 @@ bench: setup control-plane ## Benchmarks (figures beside their floors; never ass
 	@$(BIN)/python tests/bench/bench_core.py
 	@$(BIN)/python -m tests.bench.bench_modules
 	@$(BIN)/python -m tests.bench.bench_fabric
+	@$(BIN)/python -m tests.bench.bench_spokes
 
 clean: cluster-down ## Remove local state (the cached control-plane binaries stay)
 	@rm -rf $(VENV) $(COLLECTIONS) tests/output
