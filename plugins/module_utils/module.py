@@ -10,6 +10,7 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, _load_params, env_fallback, missing_required_lib
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import secret_values as spec_secrets
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import DEFAULT_LABEL_PREFIX
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import validate_options
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import Cluster, KubeError
@@ -96,7 +97,7 @@ class GpufabricModule(AnsibleModule):
             spec = dict((key, AUTH_ARG_SPEC.get(key, dict(type="raw"))) for key in _load_params()
                         if not key.startswith("_ansible"))  # every option accepted, to fail with the core's words
         super(GpufabricModule, self).__init__(argument_spec=spec, **kwargs)
-        self.no_log_values.update(_secrets(self.params.get("kubeconfig")))
+        self.no_log_values.update(_secrets(self.params.get("kubeconfig")) | spec_secrets(self.params.get("spec")))
         if errors:
             self.fail_json(msg="\n".join(errors), errors=errors, changed=False)
         if IMPORT_ERROR is not None:
@@ -105,8 +106,9 @@ class GpufabricModule(AnsibleModule):
         self._cluster = None
 
     def _log_invocation(self):
-        """Secrets inside a kubeconfig given as a dict are masked before the arguments are first logged."""
-        self.no_log_values.update(_secrets(self.params.get("kubeconfig")))
+        """Secrets inside a kubeconfig given as a dict, and no_log options inside a fabric spec, are masked before
+        the arguments are first logged."""
+        self.no_log_values.update(_secrets(self.params.get("kubeconfig")) | spec_secrets(self.params.get("spec")))
         super(GpufabricModule, self)._log_invocation()
 
     @property

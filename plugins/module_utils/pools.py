@@ -6,11 +6,11 @@ report (the pool table as gpuctl shows it, from one LIST each of nodes, pods and
 from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
-    DEFAULT_POOL, describe_pool, member_nodes, pool_table)
+    DEFAULT_POOL, describe_pool, member_nodes, pool_table, recorded_figures)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import POOL, Ledger
 from ansible_collections.gpufabric.platform.plugins.module_utils.documents import read_pool_document
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
-from ansible_collections.gpufabric.platform.plugins.module_utils.runner import EntryRunner
+from ansible_collections.gpufabric.platform.plugins.module_utils.runner import EntryRunner, utc_now
 
 
 class PoolLabelRunner(EntryRunner):
@@ -26,7 +26,9 @@ class PoolLabelRunner(EntryRunner):
 
 
 def pool_report(cluster, name, prefix):
-    """pool_info: every pool found on the nodes (and every Pool object), or one, with its nodes and workloads."""
+    """pool_info: every pool found on the nodes (and every Pool object), or one, with its nodes and workloads.
+    The figures are measured now (measured_at); `recorded` is what the Pool object holds, as kubectl prints it."""
+    now = utc_now()
     state = read_state(cluster, ("Node", "Pod", "Pool", "Deployment", "Job"))
     nodes, pods = state.items("Node"), state.items("Pod")
     pools = dict((pool["metadata"]["name"], pool) for pool in state.items("Pool"))
@@ -35,7 +37,8 @@ def pool_report(cluster, name, prefix):
     names = sorted(set(names) | set(pools), key=lambda n: (n == DEFAULT_POOL, n))
     if name:
         names = [n for n in names if n == name]
-    return [describe_pool(n, member_nodes(nodes, n, prefix), pods, prefix,
-                          ((pools.get(n) or {}).get("spec") or {}).get("description", ""),
-                          allocated=sum(app.count for app in ledger.apps_on(POOL, n)))
+    return [dict(describe_pool(n, member_nodes(nodes, n, prefix), pods, prefix,
+                               ((pools.get(n) or {}).get("spec") or {}).get("description", ""),
+                               allocated=sum(app.count for app in ledger.apps_on(POOL, n))),
+                 measured_at=now, recorded=recorded_figures(pools.get(n), now))
             for n in names]

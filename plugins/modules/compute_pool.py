@@ -23,6 +23,15 @@ description:
   - Everything is validated, allocated and planned before the first write; when the requirements cannot be met
     the module fails with the shortfall (requirement, hosts needed, hosts eligible, why the others are not) and
     writes nothing.
+  - "C(kubectl get computepools) prints the status: GPU Total (GPUs on the hosts), GPU Allocated (GPUs the app
+    deployments recorded on the compute pool hold, as M(gpufabric.platform.app_deployment) recorded them, not
+    read from pods), GPU Free (total minus allocated) and Observed - how long ago the run that last changed the
+    status measured it (C(status.observedAt)). A run that finds the same figures writes nothing and leaves
+    C(observedAt) as it was."
+  - GPUs count by family (NVIDIA-A100, NVIDIA-H100, ...) read from each host's C(nvidia.com/gpu.product) label,
+    with the memory from the product name or else C(nvidia.com/gpu.memory); C(hardwareCapacity) rows carry the
+    family and C(memoryGB). A product the family table does not know counts as a family of its own, and the
+    module warns naming it.
 author:
   - gpufabric maintainers (@gpufabric)
 options:
@@ -107,8 +116,10 @@ options:
         suboptions:
           family:
             description:
-              - GPU family as GPU feature discovery reports it (C(NVIDIA-A100), C(NVIDIA A100) and C(nvidia-a100) are
-                the same family).
+              - GPU family (C(NVIDIA-A100), C(NVIDIA A100) and C(nvidia-a100) are the same family). It takes hosts of
+                every product of the family - C(NVIDIA-A100) takes A100-SXM4-80GB, A100-PCIE-40GB, ... hosts; a
+                memory variant (C(NVIDIA-A100-80GB)) takes only hosts whose GPUs have that memory. A product label
+                written as the family (C(NVIDIA-A100-SXM4-80GB)) means its family and memory.
             type: str
             required: true
           count:
@@ -144,31 +155,78 @@ options:
         type: str
   autoscale:
     description:
-      - Apply the autoscaler's decision to one worker pool, from utilization samples (for example the result of a
-        metrics query), against the C(ScalingPolicy) named by O(scaling_policy) (thresholds, durations, bounds,
-        cooldown, abort duration).
-      - Scale up when the minimum CPU or GPU utilization over the scale-up window is strictly above the threshold,
-        down when the maximum of both over the scale-down window is strictly below; an equal value never
-        triggers. After an action the pool cools down. A scale-up whose new hosts are not Healthy within the
-        abort duration gives up those hosts and keeps the Healthy ones; a scale-down is never aborted.
+      - Apply the autoscaler's decision to one worker pool against the C(ScalingPolicy) named by O(scaling_policy)
+        (thresholds, durations, bounds, cooldown, abort duration), from utilization measured by Prometheus
+        (O(autoscale.prometheus)) or given as samples (O(autoscale.samples)); exactly one of the two.
+      - Scale up when the minimum utilization over the scale-up window is strictly above the threshold (CPU or
+        GPU, each that is measured), down when the maximum of every measured one over the scale-down window is
+        strictly below; an equal value never triggers. After an action the pool cools down. A scale-up whose new
+        hosts are not Healthy within the abort duration gives up those hosts and keeps the Healthy ones; a
+        scale-down is never aborted.
       - The decision and the size it sets are recorded in C(status.autoscaling); runs without O(autoscale) keep
         that size while O(scaling_policy) is set. GPUs per worker node stay as declared.
+      - The same option is accepted in a fabric spec's C(compute_pools) entries (M(gpufabric.platform.fabric)).
     type: dict
     suboptions:
       samples:
         description:
           - "Average utilization over time: a list of C({time: RFC 3339 text or epoch seconds, cpu: percent,
             gpu: percent})."
+          - Mutually exclusive with O(autoscale.prometheus).
         type: list
         elements: dict
-        required: true
+      prometheus:
+        description:
+          - Read GPU utilization from a Prometheus server that scrapes dcgm-exporter, before anything is planned.
+            The module runs one range query per compute pool -
+            C(avg(DCGM_FI_DEV_GPU_UTIL{Hostname=~"<host>|<host>"})), the mean over every GPU of the worker pool's
+            current hosts at each step, over the longer of the policy's scale-up and scale-down windows, ending at
+            O(autoscale.now) - and decides on GPU utilization alone (CPU is not queried). The policy's C(metric)
+            must be C(gpu).
+          - A worker pool without hosts yet is not queried; it keeps the size it would have without O(autoscale).
+          - Prometheus unreachable, an HTTP error, or an answer without any series for those hosts fails the run
+            with the URL and the query, before anything is written.
+          - Mutually exclusive with O(autoscale.samples).
+        type: dict
+        suboptions:
+          url:
+            description:
+              - The server's URL, with the path prefix it is served under if any (C(https://prometheus.example:9090),
+                C(https://monitoring.example/prometheus)).
+            type: str
+            required: true
+          token:
+            description:
+              - "Bearer token sent as C(Authorization: Bearer <token>). Never logged."
+            type: str
+            aliases: [api_key]
+          ca_cert:
+            description:
+              - CA file that signed the server's certificate; default the system's trust store.
+            type: path
+          validate_certs:
+            description:
+              - Verify the server's certificate (HTTPS).
+            type: bool
+            default: true
+          step:
+            description:
+              - Seconds between the query's points.
+            type: int
+            default: 30
+          timeout:
+            description:
+              - Seconds to wait for the answer.
+            type: int
+            default: 30
       worker_pool:
         description:
           - The worker pool to size. Default - the one sized before, else the first.
         type: str
       now:
         description:
-          - The time of the decision (RFC 3339); default the current time.
+          - The time of the decision (RFC 3339), and the end of the Prometheus query's range; default the current
+            time.
         type: str
   hosts:
     description:
@@ -248,6 +306,19 @@ EXAMPLES = r"""
     autoscale:
       samples: "{{ utilization }}"   # [{time: '2024-01-15T10:30:00Z', cpu: 35, gpu: 92}, ...]
 
+- name: Let the autoscaler size the workers from the GPU utilization Prometheus holds for their hosts
+  gpufabric.platform.compute_pool:
+    name: vision-cluster
+    namespace: vision
+    scaling_policy: {name: gpu-burst}
+    worker_pools:
+      - {name: gpu-workers, gpu: {family: NVIDIA-A100, count: 8}, min_worker_nodes: 2}
+    autoscale:
+      prometheus:
+        url: https://prometheus.monitoring.example:9090
+        ca_cert: /etc/pki/monitoring-ca.pem
+        token: "{{ prometheus_token }}"
+
 - name: Delete it even though an app still runs there
   gpufabric.platform.compute_pool:
     name: vision-cluster
@@ -268,6 +339,11 @@ compute_pool:
     status:
       status: Running
       gpuTotal: 8
+      gpuAllocated: 4
+      gpuFree: 4
+      observedAt: "2024-01-15T10:30:00Z"
+      hardwareCapacity: [{architecture: AMD64, totalCPU: 80, totalMemory: 320Gi,
+                          gpu: [{family: NVIDIA-A100, memoryGB: 40, gpuCount: 8}]}]
       allocatedMachinePools: [{name: control-plane-pool, nodeType: ControlPlaneOnly}]
 plan:
   description: The ordered operations per machine pool, with host-level steps and what any step waits for.
@@ -298,6 +374,12 @@ autoscaling:
   returned: when autoscale is given
   type: dict
   sample: {decision: scale-up, targetNodes: 3, reason: "minimum gpu utilization over 300 s is 92%, above 80%"}
+  contains:
+    decision: {description: "scale-up, scale-down, abort or none.", type: str}
+    targetNodes: {description: Worker nodes of the autoscaled worker pool after this run., type: int}
+    reason:
+      description: Why, with the figures the decision rests on (from Prometheus, or from the samples given).
+      type: str
 changed_nodes:
   description: Nodes whose compute-pool labels changed (or would change in check mode).
   returned: always

@@ -12,7 +12,11 @@ version_added: 0.1.0
 description:
   - Lists pools as C(gpuctl get pools) and C(gpuctl describe pool) show them - for each pool its status, GPU
     total, used and free, node count, member nodes with their GPU type, and the workloads on it.
-  - GPU used is the sum of C(nvidia.com/gpu) requested by running or pending pods on the pool's nodes.
+  - The figures are live, read from the cluster when the module runs (RV(pools[].measured_at)) - GPU used is the
+    GPUs the app deployments placed on the pool hold (their records) plus C(nvidia.com/gpu) requested by the other
+    running or pending pods bound to the pool's nodes (the scheduler's bindings).
+  - C(kubectl get pools) prints the Pool object's status instead, written by the last run that changed it; a pod
+    added since is not in it. RV(pools[].recorded) shows those figures and how old they are.
   - Nodes without a pool label make up the C(default) pool, listed last.
   - Never changes anything.
 author:
@@ -60,19 +64,48 @@ pools:
     description: {description: "From the Pool object, when there is one.", type: str}
     status: {description: C(active)., type: str, sample: active}
     gpu_total: {description: GPUs on the member nodes., type: int, sample: 16}
-    gpu_used: {description: GPUs requested by running or pending pods on them., type: int, sample: 12}
+    gpu_used:
+      description: GPUs held by the app deployments on the pool and requested by other running or pending pods on its
+        nodes, now.
+      type: int
+      sample: 12
     gpu_free: {description: gpu_total minus gpu_used., type: int, sample: 4}
+    measured_at: {description: "When these figures were read (RFC 3339, this run).", type: str,
+                  sample: "2024-01-15T10:35:00Z"}
+    recorded:
+      description:
+        - What the Pool object's status holds - the figures C(kubectl get pools) prints - and how old they are.
+          Null for a pool without a Pool object (only labelled nodes, or C(default)).
+      type: dict
+      contains:
+        gpu_total: {description: GPUs on the member nodes when measured., type: int, sample: 16}
+        gpu_used: {description: GPUs used when measured., type: int, sample: 8}
+        gpu_free: {description: GPUs free when measured., type: int, sample: 8}
+        node_count: {description: Member nodes when measured., type: int, sample: 2}
+        observed_at:
+          description: When the run that last changed the status measured it (the C(Observed) column).
+          type: str
+          sample: "2024-01-15T10:30:00Z"
+        age_seconds: {description: Seconds from observed_at to measured_at., type: int, sample: 300}
     node_count: {description: Number of member nodes., type: int, sample: 2}
     nodes:
       description: Member nodes with their GPU type label and GPU count.
       type: list
       elements: dict
-      sample: [{name: gpu-node-1, gpu_type: A100-100G, gpu_count: 8}]
+      contains:
+        name: {description: Node name., type: str, sample: gpu-node-1}
+        gpu_type: {description: "The node's C(<prefix>/gpu-type) label (empty when it has none).", type: str,
+                   sample: A100-100G}
+        gpu_count: {description: "Its C(nvidia.com/gpu) capacity.", type: int, sample: 8}
     workloads:
       description: Active pods selecting the pool on its nodes, with the GPUs each requests.
       type: list
       elements: dict
-      sample: [{namespace: research, name: train-0, node: gpu-node-1, gpus: 4}]
+      contains:
+        namespace: {description: The pod's namespace., type: str, sample: research}
+        name: {description: The pod's name., type: str, sample: train-0}
+        node: {description: The node it is bound to., type: str, sample: gpu-node-1}
+        gpus: {description: "GPUs it requests (C(nvidia.com/gpu)).", type: int, sample: 4}
 """
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule, LABEL_PREFIX_ARG

@@ -14,6 +14,12 @@ description:
     those labels from nodes that carry this pool's label but are no longer listed, and keeps a cluster-scoped
     C(Pool) object (C(gpufabric.io/v1alpha1)) with the description and the pool's GPU total, used, free and node
     count, as C(gpuctl get pools) shows them.
+  - "GPU used is measured from the cluster when the module runs: the GPUs the app deployments placed on the pool
+    hold (their records) plus C(nvidia.com/gpu) requested by the other running or pending pods bound to its
+    nodes. The Pool status keeps that figure with C(observedAt), the run's time, and C(kubectl get pools) prints
+    it with an Observed column; a run that measures the same figures writes nothing and leaves C(observedAt) as it
+    was, and a pod added after the last run is not counted there until the next run that changes the status.
+    M(gpufabric.platform.pool_info) shows the live figures."
   - Only label keys under O(label_prefix) are ever written or removed; every other label on a node is left as
     it is.
   - Everything is validated before the first write; a rejected run writes nothing.
@@ -124,7 +130,11 @@ pool:
       elements: dict
       sample: [{name: gpu-node-1, gpu_type: A100-100G, gpu_count: 8}]
     gpu_total: {description: GPUs on the member nodes., type: int, sample: 16}
-    gpu_used: {description: GPUs requested by running or pending pods on them., type: int, sample: 12}
+    gpu_used:
+      description: GPUs held by the app deployments on the pool and requested by other running or pending pods on its
+        nodes, when this run measured them.
+      type: int
+      sample: 12
     gpu_free: {description: gpu_total minus gpu_used., type: int, sample: 4}
     node_count: {description: Number of member nodes., type: int, sample: 2}
     status: {description: "C(active), or C(absent) after O(state=absent).", type: str, sample: active}

@@ -48,6 +48,10 @@ options:
     description:
       - "GPUs per family the project's app deployments may hold, for example C({NVIDIA-A100: 8}).
         A family not listed has quota 0 (Kueue-style)."
+      - A family counts every GPU product of it - C(NVIDIA-A100) counts apps on A100-SXM4-80GB and A100-PCIE-40GB
+        nodes alike; a memory variant (C(NVIDIA-A100-80GB)) counts only those. Two families of one quota may not
+        overlap (C(NVIDIA-A100) beside C(NVIDIA-A100-80GB) is refused). A product label written as a family
+        (C(NVIDIA-A100-SXM4-80GB)) means its family and memory (C(NVIDIA-A100-80GB)).
     type: dict
     default: {}
   members:
@@ -146,7 +150,19 @@ project:
     name: {description: Project (namespace) name., type: str, sample: vision}
     tenant: {description: "Tenant, or null.", type: str, sample: research}
     gpu_quota: {description: GPUs per family., type: dict, sample: {NVIDIA-A100: 8}}
-    gpu_used: {description: GPUs per family held by the project's app deployments., type: dict, sample: {NVIDIA-A100: 4}}
+    gpu_used:
+      description:
+        - GPUs per quota family held by the project's app deployments, as they recorded them when placed (an
+          NVIDIA-A100-80GB app counts under an NVIDIA-A100 quota); what app_deployment checks the quota against.
+      type: dict
+      sample: {NVIDIA-A100: 4}
+    gpu_requested:
+      description:
+        - GPUs the project's pods request as the cluster counts them - the C(status.used) of its C(gpu-quota)
+          ResourceQuota (C(requests.nvidia.com/gpu)), kept by the controller manager, all families together, as
+          read at the start of the run. Null until the cluster has counted the quota.
+      type: int
+      sample: 4
     members:
       description: Role bindings, sorted by role.
       type: list

@@ -55,9 +55,9 @@ def suite(request, core_v1, kubeconfig):
 
 
 def untimed(value):
-    """The value without statusUpdatedAt: check mode and the real run differ only in when they ran."""
+    """The value without statusUpdatedAt and observedAt: check mode and the real run differ only in when they ran."""
     if isinstance(value, dict):
-        return {k: untimed(v) for k, v in value.items() if k != "statusUpdatedAt"}
+        return {k: untimed(v) for k, v in value.items() if k not in ("statusUpdatedAt", "observedAt")}
     if isinstance(value, list):
         return [untimed(v) for v in value]
     return value
@@ -98,7 +98,9 @@ def test_seed_example_gives_the_seed_status(kubeconfig, core_v1, suite, writes):
                                                 "gpuMemoryGBByFamily": {"NVIDIA-A100": 160}, "status": "Healthy"}
     assert host["statusUpdatedAt"].endswith("Z")
     assert status["hardwareCapacity"] == [{"architecture": "AMD64", "totalCPU": 80, "totalMemory": "320Gi",
-                                           "gpu": [{"family": "NVIDIA-A100", "gpuCount": 8}]}]
+                                           "gpu": [{"family": "NVIDIA-A100", "memoryGB": 40, "gpuCount": 8}]}]
+    assert (status["gpuTotal"], status["gpuAllocated"], status["gpuFree"]) == (8, 0, 8)
+    assert status["observedAt"].endswith("Z")
     assert node_labels(core_v1, gpu[0]) == {f"{PREFIX}/compute-pool": args["name"], f"{PREFIX}/machine-pool": WORKERS}
     assert node_labels(core_v1, cp[1]) == {}
 

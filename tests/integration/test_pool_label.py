@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -62,6 +63,8 @@ def test_four_pool_design_from_gpuctl_documents(kubeconfig, core_v1, custom_obje
                     "compute-pool": (0, 0, 2)}
     training = pool_object(custom_objects, "training-pool")
     assert training["spec"]["description"] == "Large model training (high-end GPUs)"
+    observed = training["status"].pop("observedAt")  # when this run measured the figures
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", observed), observed
     assert training["status"] == {"state": "active", "gpuTotal": 16, "gpuUsed": 0, "gpuFree": 16, "nodeCount": 2,
                                   "gpuAllocated": 0, "hardwareAllocation": [], "aiWorkloadRefs": []}
 

@@ -16,6 +16,7 @@ from typing import Optional, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
     CONTROL_PLANE_LABELS, CONTROL_PLANE_POOL, worker_labels)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import kind_of
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.fit import best_fit, caps_for
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import family_vendor
 
@@ -75,15 +76,19 @@ class _FreeHosts:
                 self.labelled[host.name] = host.compute_pool
             self.by_arch.setdefault(host.architecture, []).append(host)
             for group in host.gpus:
-                self.by_family_arch.setdefault((group.family, host.architecture), []).append(host)
+                bucket = self.by_family_arch.setdefault((group.family, host.architecture), [])
+                if not bucket or bucket[-1] is not host:  # two memory sizes of one family: the host once
+                    bucket.append(host)
         self._lists = {}
 
     def worker_groups(self, family, arch, groups):
+        """Free hosts with GPUs `family` covers, by how many: the index is by family, the memory a request may
+        name (NVIDIA-A100-80GB) is checked per host."""
         key = ("w", family, arch, groups)
         if key not in self._lists:
             by_size = {}
-            for host in self.by_family_arch.get((family, arch), ()):
-                if host.matches(groups):
+            for host in self.by_family_arch.get((kind_of(family).family, arch), ()):
+                if host.matches(groups) and host.gpu_count(family) > 0:
                     by_size.setdefault(host.gpu_count(family), []).append(host)
             self._lists[key] = {size: [[h.name for h in sorted(items, key=lambda h: (_rank(h), h.name))], 0]
                                 for size, items in by_size.items()}

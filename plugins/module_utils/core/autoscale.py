@@ -87,10 +87,23 @@ def _window(samples, now, duration):
     return [sample for sample in samples if start <= sample[0] <= now]
 
 
+def _measured(samples):
+    """(index, name) of the metrics every sample carries: cpu and gpu, or gpu alone from a source that measures
+    only GPUs (its samples hold None for cpu)."""
+    return [(index, metric) for index, metric in ((1, "cpu"), (2, "gpu"))
+            if all(sample[index] is not None for sample in samples)]
+
+
+def _percent(value):
+    """A utilization for a message: whole numbers as they are, others to one decimal."""
+    return str(value.numerator) if value.denominator == 1 else "%.1f" % float(value)
+
+
 def decide(policy, samples, now, nodes, last_action_at=None, scaling_up_since=None, pending=()):
     """Decide one autoscaling action.
 
-    samples: [(timestamp, cpu %, gpu %)] of average utilization; nodes: current node count;
+    samples: [(timestamp, cpu %, gpu %)] of average utilization (cpu None when not measured: the metrics that
+    are measured decide); nodes: current node count;
     last_action_at: when the last scaling action finished (cooldown); scaling_up_since + pending
     [(host, status)]: a scale-up in progress; once it runs past abort_duration, hosts not Healthy are
     removed and Healthy ones stay. Scale-up when, for cpu or gpu, the MIN over the scale-up window is
@@ -116,26 +129,28 @@ def decide(policy, samples, now, nodes, last_action_at=None, scaling_up_since=No
                         % (nodes, policy.max_nodes))
     up = _window(samples, now, policy.scale_up_duration)
     if up:
-        for index, metric in ((1, "cpu"), (2, "gpu")):
+        for index, metric in _measured(up):
             low = min(parse_quantity(sample[index]) for sample in up)
             if low > policy.scale_up_threshold:
                 if nodes >= policy.max_nodes:
                     return Decision("none", nodes, "%s utilization %s%% is above %s%% but the pool is at its "
-                                    "maximum of %d nodes" % (metric, low, policy.scale_up_threshold, nodes))
+                                    "maximum of %d nodes" % (metric, _percent(low), policy.scale_up_threshold,
+                                                             nodes))
                 target = min(nodes + policy.step, policy.max_nodes)
                 return Decision("scale-up", target, "minimum %s utilization over %s s is %s%%, above %s%%"
-                                % (metric, policy.scale_up_duration, low, policy.scale_up_threshold))
+                                % (metric, policy.scale_up_duration, _percent(low), policy.scale_up_threshold))
     down = _window(samples, now, policy.scale_down_duration)
-    if down:
-        highs = dict((metric, max(parse_quantity(sample[index]) for sample in down))
-                     for index, metric in ((1, "cpu"), (2, "gpu")))
-        if all(high < policy.scale_down_threshold for high in highs.values()):
+    measured = _measured(down or ())
+    if down and measured:
+        highs = [(metric, max(parse_quantity(sample[index]) for sample in down)) for index, metric in measured]
+        if all(high < policy.scale_down_threshold for unused, high in highs):
             if nodes <= policy.min_nodes:
                 return Decision("none", nodes, "utilization is below %s%% but the pool is at its minimum of %d "
                                 "nodes" % (policy.scale_down_threshold, nodes))
             return Decision("scale-down", max(nodes - policy.step, policy.min_nodes),
-                            "maximum utilization over %s s is cpu %s%%, gpu %s%%, below %s%%" % (
-                                policy.scale_down_duration, highs["cpu"], highs["gpu"],
+                            "maximum utilization over %s s is %s, below %s%%" % (
+                                policy.scale_down_duration,
+                                ", ".join("%s %s%%" % (metric, _percent(high)) for metric, high in highs),
                                 policy.scale_down_threshold))
     return Decision("none", nodes, "utilization within thresholds")
 

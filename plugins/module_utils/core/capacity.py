@@ -161,7 +161,7 @@ def check_quota(project, quota, used, family, count):
     quota = _by_family(quota)
     key = quota_key(quota, family)
     limit = quota.get(key, 0)
-    taken = sum(n for kind, n in _by_family(used).items() if covers(key or family, kind))
+    taken = sum(n for kind, n in _by_family(used).items() if (covers(key, kind) if key else kind == family))
     left = limit - taken
     named = family if key in (None, family) else "%s (quota %s)" % (family, key)
     if count <= left:

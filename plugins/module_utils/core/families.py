@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional, Tuple
+from typing import Optional
 
 # The model as it remains of a product label once vendor, brand, form factor and memory are taken out
 # -> (family, the memory sizes in GB the model is sold with: a gpu.memory label is read as the nearest one).
@@ -65,7 +65,6 @@ MIG_TOKEN = "MIG"
 SIZE_TOLERANCE = 0.1
 
 _MEMORY = re.compile(r"^(\d+)GB?$")
-_NAME_MEMORY = re.compile(r"^(.*)-(\d+)GB$")
 
 
 @dataclass(frozen=True)
@@ -131,6 +130,11 @@ def kind_of(text, memory_mib=None):
     """The GpuKind of a product label or of a family a user wrote ('NVIDIA A100', 'NVIDIA-A100-80GB',
     'NVIDIA-A100-SXM4-80GB' all name A100s; the last two only the 80 GB ones). memory_mib: the gpu.memory label,
     read only when the text names no memory."""
+    return _kind(str(text if text is not None else ""), memory_mib if isinstance(memory_mib, int) else None)
+
+
+@lru_cache(maxsize=16384)
+def _kind(text, memory_mib):
     family, memory, sizes, known = _parse(text)
     if not known:
         return GpuKind(family, None, False)
@@ -157,10 +161,14 @@ def join_name(family, memory_gb=None):
     return family_name(family)
 
 
-@lru_cache(maxsize=16384)
 def covers(request, kind):
     """Does a requested family (a quota key, a worker pool's or an app's family) take a GPU of `kind`?
     The families must be equal; the request's memory, when it names one, must be the kind's."""
+    return _covers(str(request if request is not None else ""), str(kind if kind is not None else ""))
+
+
+@lru_cache(maxsize=16384)
+def _covers(request, kind):
     wanted, have = kind_of(request), kind_of(kind)
     return wanted.family == have.family and (wanted.memory_gb is None or wanted.memory_gb == have.memory_gb)
 
@@ -248,12 +256,6 @@ def products_of(name, nodes):
     return tuple(sorted(found))
 
 
-def vendor(name):
-    """'NVIDIA-A100' -> 'nvidia' (machine pool names and the gpu-family-<vendor> label); 'gpu' without a vendor."""
-    head, sep, unused = family_name(name).partition("-")
-    return head.lower() if sep else "gpu"
-
-
 __all__ = ["FAMILIES", "GpuKind", "kind_of", "family_name", "split_name", "join_name", "covers", "overlaps",
            "covering", "overlap_errors", "gpu_row", "row_name", "node_kind", "unknown_products",
-           "unknown_product_warnings", "products_of", "memory_from_mib", "normalise", "vendor", "Tuple"]
+           "unknown_product_warnings", "products_of", "memory_from_mib", "normalise"]

@@ -175,6 +175,22 @@ def describe_pool(name, members, pods, prefix, description="", status=None, allo
     }
 
 
+def recorded_figures(pool, now):
+    """What `kubectl get pools` prints for a pool, its Pool object's status, and how old that is: {gpu_total,
+    gpu_used, gpu_free, node_count, observed_at, age_seconds}; None without a Pool object. observed_at is when the
+    run that last changed the status measured it (None before a run recorded it); now: the time of this read."""
+    if pool is None:
+        return None
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import epoch_seconds
+
+    status = pool.get("status") or {}
+    observed = status.get("observedAt")
+    return {"gpu_total": status.get("gpuTotal", 0), "gpu_used": status.get("gpuUsed", 0),
+            "gpu_free": status.get("gpuFree", 0), "node_count": status.get("nodeCount", 0),
+            "observed_at": observed,
+            "age_seconds": max(epoch_seconds(now) - epoch_seconds(observed), 0) if observed and now else None}
+
+
 def pool_table(nodes, pods, prefix):
     """`gpuctl get pools`: one row per pool found on the nodes, sorted by name, then the default pool."""
     pool_key = pool_keys(prefix)[0]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     AppAllocation, hardware_allocation, workload_refs)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    normalise_architecture, normalise_family)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import row_name
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import normalise_architecture
 
 POOL, COMPUTE_POOL = "pool", "compute_pool"
 
@@ -26,7 +26,7 @@ def apps_from_refs(status, namespace=None):
             continue
         found.append(AppAllocation(str(ref["name"]), str(ref.get("namespace") or namespace or ""),
                                    normalise_architecture(ref.get("architecture") or "AMD64") or "AMD64",
-                                   normalise_family(ref.get("family") or ""), int(ref["gpuCount"])))
+                                   row_name(ref), int(ref["gpuCount"])))
     return found
 
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 from typing import Optional, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    normalise_architecture, normalise_family)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import covers, kind_of, memory_from_mib
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import normalise_architecture
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
 
 HOST_STATUSES = ("Initial", "Provisioning", "Healthy", "Unhealthy", "Failed", "Deleting", "Unknown", "Unsupported")
@@ -29,11 +29,31 @@ GPU_KEYS = ("family", "count", "gpu_count", "memory_mib")
 
 @dataclass(frozen=True)
 class GpuGroup:
-    """GPUs of one family on a host; memory_mib is per GPU (as GPU feature discovery reports), None if unknown."""
+    """GPUs of one family on a host (core.families: NVIDIA-A100, not the product label); memory_mib is per GPU
+    (as GPU feature discovery reports it, or as the product label names it), None if unknown."""
 
     family: str
     count: int
     memory_mib: Optional[int] = None
+
+    @property
+    def kind(self):
+        """The name the GPUs count as: the family with its memory when known (NVIDIA-A100-80GB)."""
+        return kind_of(self.family, self.memory_mib).name
+
+    @property
+    def memory_gb(self):
+        """GB per GPU: the size the model is sold with when the family table knows it, else whole GiB."""
+        return kind_of(self.family, self.memory_mib).memory_gb or memory_from_mib(self.memory_mib)
+
+
+def gpu_group(text, count, memory_mib=None):
+    """A GpuGroup from a product label or a family as written, and the gpu.memory label: memory named by the
+    product (NVIDIA-A100-SXM4-80GB) wins over the label."""
+    kind = kind_of(text, memory_mib)
+    if kind.memory_gb and kind_of(text).memory_gb:
+        memory_mib = kind.memory_gb * 1024
+    return GpuGroup(kind.family, count, memory_mib)
 
 
 @dataclass(frozen=True)
@@ -54,13 +74,11 @@ class Host:
     uid: Optional[str] = None
 
     def gpu_count(self, family=None):
-        """GPUs of `family` (all families when None)."""
+        """GPUs that `family` covers (core.families: NVIDIA-A100 counts every A100, NVIDIA-A100-80GB the 80 GB
+        ones); all GPUs when None."""
         if family is None:
             return sum(group.count for group in self.gpus)
-        for group in self.gpus:
-            if group.family == family:
-                return group.count
-        return 0
+        return sum(group.count for group in self.gpus if covers(family, group.kind))
 
     @property
     def eligible(self):
@@ -123,8 +141,7 @@ def host_from_node(node, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG
         if labels.get(GPU_MEMORY_LABEL):
             memory_mib = _int_quantity(labels[GPU_MEMORY_LABEL], "node %s: label %s" % (name, GPU_MEMORY_LABEL),
                                        errors)
-        family = normalise_family(labels.get(GPU_PRODUCT_LABEL) or UNKNOWN_GPU_FAMILY)
-        gpus = (GpuGroup(family, gpu_count, memory_mib),)
+        gpus = (gpu_group(labels.get(GPU_PRODUCT_LABEL) or UNKNOWN_GPU_FAMILY, gpu_count, memory_mib),)
     health, since = _status_from_conditions(status.get("conditions"))
     if metadata.get("deletionTimestamp"):
         health, since = "Deleting", metadata["deletionTimestamp"]
@@ -188,17 +205,17 @@ def host_from_dict(entry, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_R
             continue
         errors += ["%s: unknown gpus key %s (known: %s)" % (where, key, ", ".join(GPU_KEYS))
                    for key in sorted(str(k) for k in item if k not in GPU_KEYS)]
-        family = normalise_family(item.get("family") or "")
         count = _int_quantity(item.get("count", item.get("gpu_count", 0)), "%s: gpu count" % where, errors)
         memory_mib = item.get("memory_mib")
         if memory_mib is not None:
             memory_mib = _int_quantity(memory_mib, "%s: gpu memory_mib" % where, errors)
-        if not family:
+        group = gpu_group(item.get("family") or "", count, memory_mib)
+        if not group.family:
             errors.append("%s: every gpu entry needs a family" % where)
-        elif family in groups:
-            errors.append("%s: gpu family %s is listed twice" % (where, family))
+        elif group.kind in groups:
+            errors.append("%s: gpu family %s is listed twice" % (where, group.kind))
         elif count:
-            groups[family] = GpuGroup(family, count, memory_mib)
+            groups[group.kind] = group
     status = entry.get("status", "Healthy")
     if status not in HOST_STATUSES:
         errors.append("%s: status %r is not one of %s" % (where, status, ", ".join(HOST_STATUSES)))

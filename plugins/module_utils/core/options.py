@@ -116,11 +116,20 @@ OPTIONS = {
             namespace=dict(type="str"),
         )),
         autoscale=dict(type="dict", options=dict(
-            samples=dict(type="list", elements="dict", required=True),
+            samples=dict(type="list", elements="dict"),
+            prometheus=dict(type="dict", options=dict(
+                url=dict(type="str", required=True),
+                token=dict(type="str", no_log=True, aliases=["api_key"]),
+                ca_cert=dict(type="path"),
+                validate_certs=dict(type="bool", default=True),
+                step=dict(type="int", default=30),
+                timeout=dict(type="int", default=30),
+            )),
             worker_pool=dict(type="str"),
             now=dict(type="str"),
-        )),
+        ), mutually_exclusive=[("samples", "prometheus")], required_one_of=[("samples", "prometheus")]),
         hosts=dict(type="list", elements="dict"),
+        host_source=dict(type="str", default="nodes", choices=["nodes", "edgehosts"]),
         spoke=dict(type="str"),
         state=STATE,
         force=FORCE,
@@ -334,6 +343,28 @@ def _constraint_errors(args, constraints, where):
             missing = [name for name in needed if name not in present]
             errors.append("%s: with %s=%s, %s is required" % (place, key, value, ", ".join(missing)))
     return errors
+
+
+def secret_values(kind, args):
+    """The values given for options marked no_log (at any depth) in `args` of module `kind`: what a module that
+    prints a whole spec, as the fabric module's invocation does, must mask."""
+    found = set()
+
+    def walk(values, spec):
+        if not isinstance(values, dict):
+            return
+        for name, option in spec.items():
+            for key in [name] + list(option.get("aliases") or ()):
+                value = values.get(key)
+                if option.get("no_log") and isinstance(value, str) and value:
+                    found.add(value)
+                elif option.get("options") and isinstance(value, dict):
+                    walk(value, option["options"])
+                elif option.get("options") and isinstance(value, list):
+                    for item in value:
+                        walk(item, option["options"])
+    walk(args, OPTIONS.get(kind) or {})
+    return found
 
 
 def validate_options(kind, args, where=""):

@@ -10,9 +10,10 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps impor
     app_from_workload, choose_family, labelled_capacity, node_selector, place, placement_report, render_workload,
     validation_messages, workload_gpu_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import APP_LABEL, AppAllocation
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import covers, products_of, row_name
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import COMPUTE_POOL, POOL
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY, normalise_family
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import ProjectSpec, render_project
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
     contains, delete_write, drop_empty_strings, with_fingerprint)
@@ -22,9 +23,9 @@ DIRECT, MANIFEST_WORK = "direct", "manifestwork"
 
 
 def _architecture(capacity, family):
-    """The architecture whose capacity rows hold the family (the first, by name; AMD64 when none)."""
+    """The architecture whose capacity rows hold GPUs the family covers (the first, by name; AMD64 when none)."""
     for row in sorted(capacity or (), key=lambda r: r.get("architecture") or ""):
-        if any(normalise_family(g.get("family")) == family for g in row.get("gpu") or ()):
+        if any(covers(family, row_name(g)) for g in row.get("gpu") or ()):
             return row.get("architecture") or "AMD64"
     return "AMD64"
 
@@ -111,13 +112,15 @@ class Apps(object):
         return spoke, []
 
     def _target(self, app, cluster):
-        """(capacity, foreign, mode, state, gpu types) of the pool the app lands on, as it will be; None when
-        there is no such pool."""
+        """(capacity, foreign, mode, state, gpu types, nodes) of the pool the app lands on, as it will be; None
+        when there is no such pool. nodes: the Nodes its pods may land on (the compute pool's hosts, the labelled
+        pool's members of the app's GPU type)."""
         if app.target_kind == COMPUTE_POOL:
             if not self.compute_pools.exists(app.target, app.namespace):
                 return None
             mode, state = self.compute_pools.mode_and_state(app.target, app.namespace)
-            return self.compute_pools.capacity(app.target, app.namespace), [], mode, state, []
+            return (self.compute_pools.capacity(app.target, app.namespace), [], mode, state, [],
+                    self.compute_pools.nodes_of(app.target, app.namespace))
         pools = self.pools.get(cluster)
         if pools is None or not pools.exists(app.target):
             return None
@@ -126,7 +129,7 @@ class Apps(object):
         capacity, foreign = labelled_capacity(chosen, pools.pods)
         type_key = pool_keys(self.p.prefix)[1]
         gpu_types = sorted(set((n["metadata"].get("labels") or {}).get(type_key) for n in members) - {None})
-        return capacity, foreign, "shared", None, gpu_types
+        return capacity, foreign, "shared", None, gpu_types, chosen
 
     def _live(self, app, cluster, delivery):
         """The app's workload as this delivery finds it: on the cluster it goes to, or inside its ManifestWork."""
@@ -160,18 +163,19 @@ class Apps(object):
             p.errors.extend(p.where(entry, errors + ["%s %s %sdoes not exist%s" % (
                 "compute pool" if app.target_kind == COMPUTE_POOL else "pool", app.target, where, on)]))
             return
-        capacity, foreign, mode, state, gpu_types = target
+        capacity, foreign, mode, state, gpu_types, nodes = target
         if state in UNUSABLE_STATES:
             errors.append("compute pool %s is %s and takes no new apps" % (app.target, state))
         family, family_errors = choose_family(app, capacity, gpu_types)
         errors += family_errors
         architecture = _architecture(capacity, family)
-        selector = node_selector(app, family, p.prefix)
+        products = products_of(family, nodes) if family else ()
+        selector = node_selector(app, family, p.prefix, products)
         others = [a for a in self.ledger.apps_on(app.target_kind, app.target, app.namespace, cluster)
                   if (a.namespace, a.name) != (app.namespace, app.name)]
         in_project = [a for a in self.ledger.apps_in(app.namespace) if a.name != app.name]
         placement = place(app, family, capacity, foreign, mode, others, quota or {}, in_project, selector,
-                          architecture)
+                          architecture, products)
         if not family_errors:
             errors += list(placement.errors)
         errors += self._access_errors(app)

@@ -178,8 +178,10 @@ class ComputePools(object):
     def _autoscale(self, entry, live):
         """(requirements sized by the autoscaler, status.autoscaling, this run's Decision or None).
 
-        With `autoscale` samples the core decides against the referenced ScalingPolicy; without, the size the last
-        decision recorded is kept while a policy is referenced, so a plain re-run does not undo the autoscaler."""
+        With `autoscale` samples, or those the run read from Prometheus (context.metrics, core.metrics), the core
+        decides against the referenced ScalingPolicy; without, the size the last decision recorded is kept while a
+        policy is referenced, so a plain re-run does not undo the autoscaler. A worker pool without hosts yet has
+        nothing Prometheus could measure: it keeps that size too."""
         spec, options = entry.spec, entry.params.get("autoscale")
         where = "compute pool %s/%s" % (spec.namespace, spec.name)
         record = ((live or {}).get("status") or {}).get("autoscaling")
@@ -207,11 +209,20 @@ class ComputePools(object):
         declared = next(pool for pool in spec.worker_pools if pool.name == worker)
         nodes = record["targetNodes"] if record else (len(current.hosts) if current else declared.min_worker_nodes)
         now = options.get("now") or self.p.context.now
+        if options.get("prometheus"):
+            samples = self.p.context.samples_of(spec.namespace, spec.name)
+            if samples is None and current is not None and current.hosts:
+                raise FabricError(["%s: autoscale.prometheus: no utilization was read for its hosts before "
+                                   "planning" % where])
+            if samples is None:
+                return (autoscaled_spec(spec, worker, record["targetNodes"]) if record else spec), record, None
+        else:
+            samples = parse_samples(options["samples"])
 
         def seconds(key):
             return epoch_seconds(record[key]) if record and record.get(key) else None
 
-        decision = decide(scaling_policy_from_resource(policy), parse_samples(options["samples"]),
+        decision = decide(scaling_policy_from_resource(policy), samples,
                           epoch_seconds(now), nodes, seconds("lastActionAt"), seconds("scalingUpSince"),
                           [(entry_.host, entry_.status) for entry_ in (current.hosts if current else ())])
         if decision.action != "none":

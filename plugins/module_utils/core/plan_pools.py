@@ -12,7 +12,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
-    delete_write, label_write, status_write)
+    delete_write, label_write, observed_status, status_write)
 
 
 def _name(obj):
@@ -167,7 +167,7 @@ class Pools(object):
                 continue
             apps = ledger.apps_on("pool", name, cluster=self.cluster)
             allocated = sum(app.count for app in apps)
-            status = pool_status(self.row(name, allocated), recorded(apps))
+            status = observed_status(pool_status(self.row(name, allocated), recorded(apps)), live, p.context.now)
             obj = live if entry is None else render_pool(self.specs[name][1], self.row(name, allocated), p.prefix)
             p.add("pool-status", status_write(obj, status, live), entry, self.cluster)
         for name, (entry, spec) in sorted(self.specs.items()):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import gpus_by_family
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
-    gpu_usage, quota_capacity_warnings, quota_errors)
+    gpu_usage, quota_capacity_warnings, quota_errors, usage_by_quota)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
     QUOTA_NAME, pool_access_pools, read_quota_annotation, render_project, render_tenant, render_tenant_status,
     tenant_quota)
@@ -19,6 +20,13 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes imp
 
 # Names of the RBAC objects a project owns: its three roles and one pair per pool_access entry.
 OWNED_PREFIXES = ("gpufabric-", "pool-access-")
+
+
+def quota_used(quota):
+    """GPUs the project's pods request as the cluster counts them: its ResourceQuota's status.used, kept by the
+    controller manager (all families together; None until the quota has been counted)."""
+    used = (((quota or {}).get("status") or {}).get("used") or {}).get("requests.nvidia.com/gpu")
+    return None if used is None else int(parse_quantity(used))
 
 
 def managed(obj):
@@ -133,7 +141,7 @@ class Tenancy(object):
             p.error(entry, "tenant %s does not exist; declare it first (gpufabric.platform.tenant, or the spec's "
                            "tenants)" % spec.tenant)
         quota = dict(spec.gpu_quota)
-        used = gpu_usage(p.undeclared_apps_in(spec.name))
+        used = usage_by_quota(quota, gpu_usage(p.undeclared_apps_in(spec.name)))  # under the family counting it
         for family in sorted(used):
             if used[family] > quota.get(family, 0):
                 p.error(entry, "project %s: its app deployments hold %d x %s but the new quota is %d: remove or "
@@ -150,7 +158,8 @@ class Tenancy(object):
         for key in sorted(k for k in owned if k not in wanted):
             p.add("project", delete_write(owned[key]), entry)
         p.report(entry, {"name": spec.name, "tenant": spec.tenant or None, "gpu_quota": quota,
-                         "gpu_used": gpu_usage(p.live_apps_in(spec.name)),
+                         "gpu_used": usage_by_quota(quota, gpu_usage(p.live_apps_in(spec.name))),
+                         "gpu_requested": quota_used(owned.get(("ResourceQuota", QUOTA_NAME))),
                          "members": [{"kind": m.kind, "name": m.name, "role": m.role} for m in spec.members],
                          "pool_access": [{"pool": a.pool, "users": list(a.users), "groups": list(a.groups)}
                                          for a in spec.pool_access],

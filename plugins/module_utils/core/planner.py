@@ -14,6 +14,7 @@ from dataclasses import replace
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import app_from_workload
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import Entry, FabricPlan, tagged
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import unknown_product_warnings
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import Ledger
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import validate_options
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps import Apps
@@ -141,6 +142,9 @@ class Planner(object):
     # -- the plan ----------------------------------------------------------------------------------------------
 
     def plan(self):
+        for cluster, state in sorted(self.states.items()):  # GPUs of unknown products: counted, and named
+            self.warnings.extend(unknown_product_warnings(state.items("Node"), "spoke %s: " % cluster if cluster
+                                                          else ""))
         tenancy = Tenancy(self)
         pools = dict((cluster, Pools(self, cluster)) for cluster in self.clusters())
         ledger = Ledger(self.states)

@@ -129,6 +129,24 @@ def apply_write(desired, live, cluster=""):
                  live, cluster)
 
 
+OBSERVED_AT = "observedAt"
+
+
+def observed_status(status, live, now):
+    """A status whose figures this run measured (a Pool's or a ComputePool's GPUs), with observedAt: the run's
+    time (`now`) when the figures differ from the live status's, or when the live status has no observedAt yet;
+    the live observedAt when they are the same, so a converged run writes nothing and observedAt stays the time
+    of the run that last wrote a change (the figures may have been measured alike since)."""
+    status = drop_empty_strings(dict((key, value) for key, value in status.items() if key != OBSERVED_AT))
+    before = (live or {}).get("status") or {}
+    kept = before.get(OBSERVED_AT)
+    if live is not None and kept and dict((k, v) for k, v in before.items() if k != OBSERVED_AT) == status:
+        status[OBSERVED_AT] = kept
+    elif now:
+        status[OBSERVED_AT] = now
+    return status
+
+
 def status_write(obj, status, live, cluster=""):
     """A Write of `status` onto `obj` (the desired object, for its identity), or None when the status is so."""
     status = drop_empty_strings(status)
@@ -175,14 +193,21 @@ def _without_fingerprint(obj):
     return clean
 
 
+def _unobserved(status):
+    if not isinstance(status, dict) or OBSERVED_AT not in status:
+        return status
+    return dict((key, value) for key, value in status.items() if key != OBSERVED_AT)
+
+
 def diff_of(write, prefix):
     """(before, after) of one write, as diff mode shows it."""
     if write.action == APPLY:
         desired = _without_fingerprint(write.body)
         before = _without_fingerprint(_project(write.live, desired)) if write.live is not None else None
         return before, desired
-    if write.action == STATUS:
-        return ((write.live or {}).get("status") if write.live is not None else None), write.body["status"]
+    if write.action == STATUS:  # observedAt left out: only the time of the run, which check mode cannot know
+        return (_unobserved((write.live or {}).get("status")) if write.live is not None else None,
+                _unobserved(write.body["status"]))
     if write.action == LABELS:
         labels = ((write.live.get("metadata") or {}).get("labels") or {})
         mine = dict((k, v) for k, v in sorted(labels.items()) if k.startswith(prefix + "/"))

@@ -134,7 +134,7 @@ def test_pod_template_merge_order_and_the_pool_selector_wins():
         {"metadata": {"labels": {"tier": "b"}},
          "spec": {"nodeSelector": {"disk": "nvme", "runwhere.ai/compute-pool": "other"},
                   "containers": [{"name": "{{USER_CONTAINER_NAME}}", "workingDir": "/w"}]}}]))
-    selector = node_selector(spec, "NVIDIA-A100", "runwhere.ai")
+    selector = node_selector(spec, "NVIDIA-A100", "runwhere.ai", ("NVIDIA-A100",))
     template = pod_template(spec, selector)
     assert template["metadata"]["labels"]["tier"] == "b" and template["metadata"]["labels"]["gpufabric.io/app"] == "llm"
     assert template["spec"]["nodeSelector"] == {"disk": "nvme", "runwhere.ai/compute-pool": "cp",

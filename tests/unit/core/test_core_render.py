@@ -33,8 +33,9 @@ def test_rendered_status_has_the_seed_shape():
         "mode": "dedicated",
         "gpuTotal": 8,
         "gpuAllocated": 4,
+        "gpuFree": 4,
         "hardwareCapacity": [{"architecture": "AMD64", "totalCPU": 80, "totalMemory": "320Gi",
-                              "gpu": [{"family": "NVIDIA-A100", "gpuCount": 8}]}],
+                              "gpu": [{"family": "NVIDIA-A100", "memoryGB": 40, "gpuCount": 8}]}],
         "hardwareAllocation": [{"architecture": "AMD64", "gpu": [{"family": "NVIDIA-A100", "gpuCount": 4}]}],
         "cloudConfigUUID": cloud_config_uuid("vision", "vision-cluster"),
         "allocatedMachinePools": [
@@ -132,7 +133,7 @@ def test_hardware_capacity_is_per_architecture_with_exact_memory():
     assert render_compute_pool_status(spec(), allocation, hosts)["hardwareCapacity"] == [
         {"architecture": "AMD64", "totalCPU": 32, "totalMemory": "128Gi", "gpu": []},
         {"architecture": "ARM64", "totalCPU": 64, "totalMemory": "132608Mi",
-         "gpu": [{"family": "NVIDIA-H100", "gpuCount": 2}]}]
+         "gpu": [{"family": "NVIDIA-H100", "memoryGB": 40, "gpuCount": 2}]}]
 
 
 def test_label_changes_reject_a_bad_prefix():
