@@ -56,7 +56,9 @@ options:
     type: dict
   src:
     description:
-      - Path to a gpuctl pool document (YAML) on the host that runs the module.
+      - Path to a gpuctl pool document (YAML), read on the controller by the module's action plugin and searched
+        like any file of the play (the role's or the playbook's C(files/)). The module then receives it as
+        O(definition).
     type: path
   overwrite:
     description:
