@@ -1,5 +1,5 @@
-"""gpufabric's Pulumi front end: the fabric spec, validated and rendered by the collection's own core, declared as
-pulumi_kubernetes resources inside ComponentResources.
+"""gpufabric's Pulumi front end: the fabric spec, validated and planned by the collection's own core against the
+live clusters, declared as pulumi_kubernetes resources inside ComponentResources.
 
 The core is imported from the collection, never copied. The repository root is the collection, so
 `make setup` links it as `.collections/ansible_collections/gpufabric/platform`; when that package is not already

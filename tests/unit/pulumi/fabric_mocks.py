@@ -1,20 +1,42 @@
-"""Pulumi's own unit-test mocks, recording what the program declares: every registration's type token, logical
-name, inputs, custom flag, parent URN and provider reference. No Pulumi CLI and no cluster."""
+"""Pulumi's own unit-test mocks, recording what the program registers: each resource's type, logical name, inputs,
+URN, parent, provider, dependencies and protect flag, and the stack's outputs. No Pulumi CLI, no provider.
+
+A FakeCluster stands in for the kube layer's Cluster where a unit test needs the program to read a cluster: it
+answers LISTs and GETs from objects given in the test, and nothing else."""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.settings import get_root_resource
 
 from tests.harness.collection import REPO, ensure_collection_path
 
 ensure_collection_path()
 if str(REPO / "pulumi") not in sys.path:
     sys.path.insert(0, str(REPO / "pulumi"))
+
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def is_secret(value) -> bool:
+    return isinstance(value, dict) and SECRET_SIG in value.values() and "value" in value
+
+
+def reveal(value):
+    """A value with every secret wrapper the mock monitor hands over replaced by the value it wraps."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return dict((key, reveal(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [reveal(item) for item in value]
+    return value
 
 
 @dataclass
@@ -23,29 +45,35 @@ class Declared:
     name: str
     inputs: dict
     custom: bool
-    provider: str = ""
     urn: str = ""
     parent: str = ""
+    provider: str = ""
+    dependencies: List[str] = field(default_factory=list)
+    protect: bool = False
+
+    @property
+    def obj(self) -> dict:
+        return reveal(self.inputs)
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every new_resource call (type and inputs) and echoes the inputs back as the resource's state."""
-
     def __init__(self):
         self.declared: Dict[tuple, Declared] = {}
+        self.lock = threading.Lock()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        key = (args.typ, args.name)
-        assert key not in self.declared, "two resources share type and name %s" % (key,)
-        self.declared[key] = Declared(args.typ, args.name, args.inputs, bool(args.custom), args.provider or "")
+        with self.lock:
+            key = (args.typ, args.name)
+            assert key not in self.declared, "two resources share type and name %s" % (key,)
+            self.declared[key] = Declared(args.typ, args.name, args.inputs, bool(args.custom))
         return args.name + "-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         return {}
 
 
-class ParentRecordingMonitor(MockMonitor):
-    """MockResourceArgs carries no parent; the monitor's request does, so it is recorded here."""
+class RecordingMonitor(MockMonitor):
+    """MockResourceArgs carries no parent, dependencies or protect flag; the monitor's request does."""
 
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
@@ -56,6 +84,9 @@ class ParentRecordingMonitor(MockMonitor):
         declared = self.recorder.declared.get((request.type, request.name))
         if declared is not None:
             declared.urn, declared.parent = response.urn, request.parent
+            declared.provider = request.provider.split("::")[-2] if request.provider else ""
+            declared.dependencies = list(request.dependencies)
+            declared.protect = bool(request.protect)
         return response
 
 
@@ -63,15 +94,25 @@ class ParentRecordingMonitor(MockMonitor):
 class Run:
     declared: List[Declared]
     result: object
+    outputs: dict
 
     def kubernetes(self) -> List[Declared]:
         return [d for d in self.declared if d.custom and d.typ.startswith("kubernetes:")]
 
     def of_type(self, typ: str) -> List[Declared]:
-        return [d for d in self.declared if d.typ == typ]
+        return [d for d in self.declared if d.typ.endswith(typ)]
+
+    def one(self, typ: str, name: str) -> Declared:
+        found = [d for d in self.declared if d.typ.endswith(typ) and d.name == name]
+        assert len(found) == 1, "%s %s declared %d times" % (typ, name, len(found))
+        return found[0]
 
     def by_urn(self, urn: str) -> Optional[Declared]:
         return next((d for d in self.declared if d.urn == urn), None)
+
+    def depends_on(self, dependent: Declared, dependency: Declared) -> bool:
+        """Whether the engine would finish `dependency` before starting `dependent` (a direct dependency)."""
+        return dependency.urn in dependent.dependencies
 
 
 def run(program, config: Optional[dict] = None) -> Run:
@@ -79,8 +120,8 @@ def run(program, config: Optional[dict] = None) -> Run:
     returns (pulumi.runtime.test waits for all outstanding resource operations)."""
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project="gpufabric", stack="test", preview=False,
-                             monitor=ParentRecordingMonitor(mocks))
-    pulumi.runtime.set_all_config(dict(config or {}))
+                             monitor=RecordingMonitor(mocks))
+    pulumi.runtime.set_all_config(dict(("gpufabric:%s" % key, value) for key, value in (config or {}).items()))
     holder = {}
 
     @pulumi.runtime.test
@@ -88,4 +129,38 @@ def run(program, config: Optional[dict] = None) -> Run:
         holder["result"] = program()
 
     wrapped()
-    return Run(list(mocks.declared.values()), holder.get("result"))
+    root = get_root_resource()
+    outputs = dict(getattr(root, "outputs", {}) or {})
+    return Run(list(mocks.declared.values()), holder.get("result"), outputs)
+
+
+class FakeConnection:
+    host = "https://hub.example:6443"
+    verify = True
+    ca_file = None
+
+
+class FakeCluster:
+    """LIST and GET answered from {kind: [objects]}; any other request is a test failure."""
+
+    def __init__(self, objects: Optional[dict] = None, host: str = "https://hub.example:6443"):
+        self.objects = dict(objects or {})
+        self.connection = FakeConnection()
+        self.connection.host = host
+
+    def list(self, kind, namespace=None, label_selector=None, field_selector=None):
+        items = [obj for obj in self.objects.get(kind, []) if namespace is None
+                 or obj["metadata"].get("namespace") == namespace]
+        if label_selector:
+            for requirement in label_selector.split(","):
+                key, _, value = requirement.partition("=")
+                items = [obj for obj in items if (obj["metadata"].get("labels") or {}).get(key) == value
+                         or (not _ and key in (obj["metadata"].get("labels") or {}))]
+        return [dict(obj) for obj in items]
+
+    def get(self, kind, name, namespace=None):
+        return next((dict(obj) for obj in self.objects.get(kind, []) if obj["metadata"]["name"] == name
+                     and (obj["metadata"].get("namespace") or None) == (namespace or None)), None)
+
+    def request(self, method, path, body=None, query=None, content_type=None):
+        raise AssertionError("the program sent %s %s to a cluster it should only read" % (method, path))

@@ -1,174 +1,315 @@
-"""The Pulumi program declares exactly what the Ansible modules apply for the same fabric spec, each object under
-the right component, nodes patched only under the label prefix, and a bad spec rejected with the core's message
-before anything is declared."""
+"""The Pulumi program under Pulumi's own mocks, reading a cluster given as plain objects: what it registers, under
+which component, waiting for what, protected why, named how, with which outputs, and how a bad spec is refused
+before anything is registered. The objects themselves are proven against real API servers by
+tests/integration/test_pulumi_equivalence.py."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-import pulumi
 import pytest
 import yaml
 
-from fabric_mocks import REPO, run
+from fabric_mocks import REPO, FakeCluster, is_secret, run
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import (
-    parse_pool, parse_pool_document, render_pool)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import dns_label_errors
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
-    parse_project, parse_tenant, render_project, render_tenant)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import render_compute_pool
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
-from gpufabric_pulumi.config import StackConfig
-from gpufabric_pulumi.program import declare_fabric, declare_stack
-from gpufabric_pulumi.spec import load_fabric
+from gpufabric_pulumi.config import Connection, StackConfig
+from gpufabric_pulumi.live import Clusters
+from gpufabric_pulumi.program import build, declare, export
+from tests.harness.demo import EDGE_HOSTS, NODES, PODS
+from tests.harness.nodes import node_body, node_status
 
 DEMO = REPO / "playbooks" / "files" / "demo-fabric.yml"
 PREFIX = "runwhere.ai"
 STACK = "urn:pulumi:test::gpufabric::pulumi:pulumi:Stack::gpufabric-test"
+NS_TYPE, TENANT_TYPE = "kubernetes:core/v1:Namespace", "kubernetes:gpufabric.io/v1alpha1:Tenant"
+PATCH_TYPE = "kubernetes:core/v1:NodePatch"
 
 
-def module_objects(path):
-    """What the Ansible modules apply for the spec, straight from the core (written here, not taken from the
-    program): render_tenant, render_project, render_pool (status is the module's business), render_compute_pool."""
-    document = yaml.safe_load(Path(path).read_text())
-    prefix = document.get("label_prefix", PREFIX)
-    objects = [render_tenant(*parse_tenant(entry)) for entry in document.get("tenants", [])]
-    for entry in document.get("projects", []):
-        objects += render_project(parse_project(entry), prefix)
-    for entry in document.get("pools", []):
-        if "src" in entry:
-            spec = parse_pool_document(yaml.safe_load((Path(path).parent / entry["src"]).read_text()))
-        else:
-            spec = parse_pool(entry["name"], entry.get("description", ""), entry["nodes"])
-        row = {"state": "active", "gpuTotal": 0, "gpuUsed": 0, "gpuFree": 0, "nodeCount": 0}
-        objects.append(render_pool(spec, row, prefix))
-    objects += [render_compute_pool(parse_compute_pool(entry)) for entry in document.get("compute_pools", [])]
-    return [dict((key, value) for key, value in obj.items() if key != "status") for obj in objects]
+def demo_node(name, product, gpus, cpu=None, memory=None, labels=None):
+    body = node_body(name, product, gpus, cpu or (64 if gpus else 16), memory or ("512Gi" if gpus else "64Gi"),
+                     labels=labels, gpu_memory_mib=40960 if labels and gpus else None)
+    body.update(node_status(cpu or (64 if gpus else 16), memory or ("512Gi" if gpus else "64Gi"), gpus))
+    return body
 
 
-def identity(obj):
-    return obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]
+def demo_nodes(labels=None):
+    """The demo's Nodes as the API lists them; labels: {node: extra labels} (what an earlier run wrote)."""
+    labels = labels or {}
+    nodes = [demo_node(name, product, gpus, labels=labels.get(name)) for name, product, gpus in NODES]
+    nodes += [demo_node(name, product, gpus, cpu, memory, dict({"palette.ai.rg/site": "edge"}, **labels.get(name, {})))
+              for name, product, gpus, cpu, memory in EDGE_HOSTS]
+    return nodes
 
 
-def objects_of(run_):
-    """The declared Kubernetes objects, NodePatches aside, keyed (kind, namespace, name)."""
-    return dict((identity(d.inputs), d) for d in run_.kubernetes() if d.typ != "kubernetes:core/v1:NodePatch")
+def demo_pods():
+    return [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+             "spec": {"nodeName": node, "nodeSelector": {PREFIX + "/pool": pool},
+                      "containers": [{"name": "main", "resources": {"requests": {"nvidia.com/gpu": str(gpus)}}}]},
+             "status": {"phase": "Pending"}} for namespace, name, node, gpus, pool in PODS]
+
+
+def program(spec=DEMO, objects=None, **config):
+    cluster = FakeCluster(objects if objects is not None else {"Node": demo_nodes()})
+    stack = StackConfig(spec=Path(spec), **config)
+    return lambda: declare(build(stack, Clusters(cluster)))
 
 
 @pytest.fixture(scope="module")
 def demo():
-    return run(lambda: declare_fabric(load_fabric(DEMO)))
+    return run(program(objects={"Node": demo_nodes(), "Pod": demo_pods()}))
 
 
-@pytest.fixture(scope="module")
-def expected():
-    return dict((identity(obj), obj) for obj in module_objects(DEMO))
+def manifest_names():
+    """{kind: names} of the documents the collection ships in manifests/crds and manifests/rbac."""
+    names = {}
+    for path in sorted((REPO / "manifests").glob("*/*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                names.setdefault(document["kind"], []).append(document["metadata"]["name"])
+    return dict((kind, sorted(found)) for kind, found in names.items())
 
 
-def test_declares_exactly_the_objects_the_modules_apply(demo, expected):
-    declared = objects_of(demo)
-    assert sorted(declared, key=str) == sorted(expected, key=str)
-    assert len(declared) == 1 + 2 * 8 + 4 + 1  # tenant, 2 projects x (ns, quota, 3 roles, 3 bindings), pools, cp
+def objects_of(run_, typ):
+    return dict((d.obj["metadata"].get("namespace", "") + "/" + d.obj["metadata"]["name"], d)
+                for d in run_.of_type(typ))
 
 
-def test_inputs_equal_the_rendered_objects(demo, expected):
-    declared = objects_of(demo)
-    for key, obj in expected.items():
-        assert declared[key].inputs == obj, key
+# -- what is declared -------------------------------------------------------------------------------------------------
 
-
-def test_named_fields_match_the_core(demo, expected):
-    declared = objects_of(demo)
-
-    def both(key, *path):
-        got, want = declared[key].inputs, expected[key]
-        for step in path:
-            got, want = got[step], want[step]
-        return got, want
-
-    labels, want = both(("Namespace", None, "vision"), "metadata", "labels")
-    assert labels == want == {"app.kubernetes.io/managed-by": "gpufabric", "runwhere.ai/project": "vision",
-                              "runwhere.ai/tenant": "research"}
-    hard, want = both(("ResourceQuota", "nlp", "gpu-quota"), "spec", "hard")
-    assert hard == want == {"requests.nvidia.com/gpu": "16"}
-    rules, want = both(("Role", "vision", "gpufabric-admin"), "rules")
-    assert rules == want and rules[-1]["verbs"] == ["delete", "patch", "update"]
-    subjects, want = both(("RoleBinding", "vision", "gpufabric-editor"), "subjects")
-    assert subjects == want == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-team"}]
-    role_ref, want = both(("RoleBinding", "vision", "gpufabric-editor"), "roleRef")
-    assert role_ref == want and role_ref["name"] == "gpufabric-editor"
-    pool, want = both(("Pool", None, "training-pool"), "spec")
-    assert pool == want and pool["nodeSelector"] == {"runwhere.ai/pool": "training-pool"}
-    compute, want = both(("ComputePool", "vision", "vision-cluster"), "spec")
-    assert compute == want
-    assert compute["nodePoolRequirements"]["workerPools"][0]["gpu"] == {"family": "NVIDIA-A100", "gpuCount": 8}
-    tenant, want = both(("Tenant", None, "research"), "spec")
-    assert tenant == want
-
-
-def test_no_status_is_declared(demo):
-    """Pool, Tenant and ComputePool status belong to the modules (status subresource)."""
-    assert all("status" not in d.inputs for d in demo.kubernetes())
-
-
-def test_every_object_carries_the_managed_by_label(demo):
+def test_every_object_the_plan_declares_is_registered_once_without_status(demo):
+    kinds = {}
     for d in demo.kubernetes():
-        if d.typ != "kubernetes:core/v1:NodePatch":
-            assert d.inputs["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "gpufabric", d.name
+        kinds.setdefault(d.obj["kind"], []).append(d.name)
+        assert "status" not in d.obj, d.name
+    assert sorted(kinds["Tenant"]) == ["research"]
+    assert sorted(kinds["Namespace"]) == ["nlp", "vision"]
+    assert sorted(kinds["Pool"]) == ["compute-pool", "dev-pool", "inference-pool", "training-pool"]
+    assert kinds["ComputePool"] == ["vision/vision-cluster"]
+    assert sorted(kinds["Deployment"]) == ["nlp/chat", "vision/llm-serve"]
+    shipped = manifest_names()
+    assert sorted(kinds["CustomResourceDefinition"]) == shipped["CustomResourceDefinition"]
+    assert "pools.gpufabric.io" in shipped["CustomResourceDefinition"]
+    assert sorted(kinds["ClusterRole"]) == shipped["ClusterRole"]
+    assert sorted(kinds["ClusterRoleBinding"]) == shipped["ClusterRoleBinding"]
+    assert "gpufabric-operator" in shipped["ClusterRoleBinding"]
+    assert len(kinds["Role"]) == len(kinds["RoleBinding"]) == 6
 
+
+def test_compute_pool_hosts_are_allocated_by_the_core_and_labelled(demo):
+    """The compute pool's hosts: seed 000's control plane host and both A100 hosts, as node labels."""
+    patches = dict((d.name, d.obj["metadata"]["labels"]) for d in demo.of_type(PATCH_TYPE))
+    hosts = dict((name, labels) for name, labels in patches.items() if PREFIX + "/compute-pool" in labels)
+    assert hosts == {
+        "host-uid-1": {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "control-plane-pool"},
+        "host-uid-3": {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "worker-pool-nvidia-amd64-0"},
+        "host-uid-4": {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "worker-pool-nvidia-amd64-0"}}
+
+
+def test_node_patches_are_named_by_node_and_write_only_keys_under_the_prefix(demo):
+    patches = demo.of_type(PATCH_TYPE)
+    assert sorted(d.name for d in patches) == ["cpu-node-1", "cpu-node-2", "gpu-node-1", "gpu-node-2", "gpu-node-3",
+                                               "gpu-node-4", "gpu-node-5", "host-uid-1", "host-uid-3", "host-uid-4"]
+    for d in patches:
+        assert d.name == d.obj["metadata"]["name"]
+        assert set(d.obj["metadata"]) == {"name", "labels"}
+        assert all(key.startswith(PREFIX + "/") for key in d.obj["metadata"]["labels"]), d.name
+    assert demo.one(PATCH_TYPE, "gpu-node-3").obj["metadata"]["labels"] == {
+        PREFIX + "/pool": "inference-pool", PREFIX + "/gpu-type": "A10-24G"}
+
+
+def test_a_node_moving_between_pools_keeps_its_patch_resource(tmp_path):
+    """gpu-node-4 moves from inference-pool to dev-pool: the same NodePatch (same URN, same field manager in the
+    provider's state) is updated, instead of one patch deleted while another is created."""
+    before = run(program(objects={"Node": demo_nodes()}))
+    spec = copy_demo(tmp_path)
+    edit_pool(spec.parent / "pools" / "inference-pool.yaml", lambda nodes: nodes.pop("gpu-node-4"))
+    edit_pool(spec.parent / "pools" / "dev-pool.yaml",
+              lambda nodes: nodes.update({"gpu-node-4": {"gpu-type": "A10-24G"}}))
+    after = run(program(spec, objects={"Node": demo_nodes({"gpu-node-4": {PREFIX + "/pool": "inference-pool"}})}))
+    old, new = before.one(PATCH_TYPE, "gpu-node-4"), after.one(PATCH_TYPE, "gpu-node-4")
+    assert old.urn == new.urn
+    assert old.obj["metadata"]["labels"][PREFIX + "/pool"] == "inference-pool"
+    assert new.obj["metadata"]["labels"][PREFIX + "/pool"] == "dev-pool"
+    assert sorted(d.urn for d in before.of_type(PATCH_TYPE)) == sorted(d.urn for d in after.of_type(PATCH_TYPE))
+
+
+def test_workloads_are_not_awaited_as_the_module_does_not_wait(demo):
+    for d in demo.of_type("kubernetes:apps/v1:Deployment"):
+        assert d.obj["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+
+
+# -- dependencies -----------------------------------------------------------------------------------------------------
+
+def test_namespaced_objects_wait_for_their_namespace(demo):
+    namespaces = dict((d.obj["metadata"]["name"], d) for d in demo.of_type(NS_TYPE))
+    namespaced = [d for d in demo.kubernetes() if d.obj["metadata"].get("namespace") in namespaces]
+    assert len(namespaced) == 2 * 7 + 1 + 2  # quota, 3 roles, 3 bindings per project; the compute pool; apps
+    for d in namespaced:
+        assert demo.depends_on(d, namespaces[d.obj["metadata"]["namespace"]]), d.name
+
+
+def test_projects_wait_for_their_tenant(demo):
+    tenant = demo.one(TENANT_TYPE, "research")
+    for name in ("vision", "nlp"):
+        assert demo.depends_on(demo.one(NS_TYPE, name), tenant), name
+
+
+def test_compute_pool_waits_for_every_object_of_its_project(demo):
+    pool = demo.one("gpufabric.io/v1alpha1:ComputePool", "vision/vision-cluster")
+    project = [d for d in demo.kubernetes() if d.parent.endswith("gpufabric:platform:Project::vision")]
+    assert len(project) == 8
+    for d in project:
+        assert demo.depends_on(pool, d), d.name
+
+
+def test_custom_resources_wait_for_their_crd(demo):
+    crds = dict(((d.obj["spec"]["group"], d.obj["spec"]["names"]["kind"]), d)
+                for d in demo.of_type("CustomResourceDefinition"))
+    custom = [d for d in demo.kubernetes() if d.obj["apiVersion"].startswith("gpufabric.io/")]
+    assert sorted(d.obj["kind"] for d in custom) == ["ComputePool", "Pool", "Pool", "Pool", "Pool", "Tenant"]
+    for d in custom:
+        assert demo.depends_on(d, crds[("gpufabric.io", d.obj["kind"])]), d.name
+
+
+def test_bindings_wait_for_the_roles_they_bind(demo):
+    roles = objects_of(demo, "rbac.authorization.k8s.io/v1:Role")
+    for d in demo.of_type("rbac.authorization.k8s.io/v1:RoleBinding"):
+        assert demo.depends_on(d, roles[d.obj["metadata"]["namespace"] + "/" + d.obj["roleRef"]["name"]]), d.name
+    binding = demo.one("ClusterRoleBinding", "gpufabric-operator")
+    assert demo.depends_on(binding, demo.one("rbac.authorization.k8s.io/v1:ClusterRole", "gpufabric-operator"))
+
+
+def test_apps_wait_for_their_pool_and_the_labels_of_its_nodes(demo):
+    chat = demo.one("kubernetes:apps/v1:Deployment", "nlp/chat")
+    assert demo.depends_on(chat, demo.one("gpufabric.io/v1alpha1:Pool", "inference-pool"))
+    for node in ("gpu-node-3", "gpu-node-4"):
+        assert demo.depends_on(chat, demo.one(PATCH_TYPE, node)), node
+    assert not demo.depends_on(chat, demo.one(PATCH_TYPE, "gpu-node-1"))
+    serve = demo.one("kubernetes:apps/v1:Deployment", "vision/llm-serve")
+    assert demo.depends_on(serve, demo.one("gpufabric.io/v1alpha1:ComputePool", "vision/vision-cluster"))
+    for node in ("host-uid-1", "host-uid-3", "host-uid-4"):
+        assert demo.depends_on(serve, demo.one(PATCH_TYPE, node)), node
+
+
+# -- components -------------------------------------------------------------------------------------------------------
 
 def component_urn(typ, name):
-    return "%s$%s::%s" % (STACK.rsplit("::", 1)[0], typ, name)
+    return "%s$gpufabric:platform:%s::%s" % (STACK.rsplit("::", 1)[0], typ, name)
 
 
-def owner(d):
-    """The component an object belongs to, from the object itself."""
-    kind, meta = d.inputs["kind"], d.inputs["metadata"]
-    if kind == "Tenant":
-        return "gpufabric:platform:Tenant", meta["name"]
-    if kind == "Pool":
-        return "gpufabric:platform:LabelledPool", meta["name"]
-    if kind == "Node":
-        return "gpufabric:platform:LabelledPool", meta["labels"]["runwhere.ai/pool"]
-    if kind == "ComputePool":
-        return "gpufabric:platform:ComputePool", "%s/%s" % (meta["namespace"], meta["name"])
-    return "gpufabric:platform:Project", meta.get("namespace") or meta["name"]
-
-
-def test_every_child_has_its_component_as_parent(demo):
+def test_every_object_is_a_child_of_its_component(demo):
+    owner = {"Tenant": "Tenant", "Pool": "LabelledPool", "ComputePool": "ComputePool", "Deployment": "App",
+             "CustomResourceDefinition": "Hub", "ClusterRole": "Hub", "ClusterRoleBinding": "Hub", "Node": "Hub"}
     for d in demo.kubernetes():
-        typ, name = owner(d)
+        kind, metadata = d.obj["kind"], d.obj["metadata"]
+        typ = owner.get(kind, "Project")
+        name = {"Hub": "hub", "Project": metadata.get("namespace") or metadata["name"]}.get(
+            typ, "%s/%s" % (metadata["namespace"], metadata["name"]) if metadata.get("namespace") else metadata["name"])
         assert d.parent == component_urn(typ, name), (d.typ, d.name)
-        parent = demo.by_urn(d.parent)
-        assert parent is not None and parent.custom is False and parent.typ == typ
+        assert d.provider == "hub"
+    components = sorted((d.typ.split(":")[-1], d.name) for d in demo.declared if not d.custom)
+    assert components == [("App", "nlp/chat"), ("App", "vision/llm-serve"), ("ComputePool", "vision/vision-cluster"),
+                          ("Hub", "hub"), ("LabelledPool", "compute-pool"), ("LabelledPool", "dev-pool"),
+                          ("LabelledPool", "inference-pool"), ("LabelledPool", "training-pool"),
+                          ("Project", "nlp"), ("Project", "vision"), ("Tenant", "research")]
 
 
-def test_components_are_registered_under_the_stack(demo):
-    components = [d for d in demo.declared if not d.custom]
-    assert sorted((d.typ, d.name) for d in components) == [
-        ("gpufabric:platform:ComputePool", "vision/vision-cluster"),
-        ("gpufabric:platform:LabelledPool", "compute-pool"), ("gpufabric:platform:LabelledPool", "dev-pool"),
-        ("gpufabric:platform:LabelledPool", "inference-pool"), ("gpufabric:platform:LabelledPool", "training-pool"),
-        ("gpufabric:platform:Project", "nlp"), ("gpufabric:platform:Project", "vision"),
-        ("gpufabric:platform:Tenant", "research")]
-    assert all(d.parent == STACK for d in components)
+# -- deletion guards --------------------------------------------------------------------------------------------------
+
+def test_a_project_namespace_holding_apps_is_protected(demo):
+    assert demo.one(NS_TYPE, "vision").protect and demo.one(NS_TYPE, "nlp").protect
+    assert not any(d.protect for d in demo.of_type("Role"))
 
 
-def test_node_patches_write_only_pool_keys_under_the_prefix(demo):
-    patches = dict((d.inputs["metadata"]["name"], d.inputs) for d in demo.of_type("kubernetes:core/v1:NodePatch"))
-    assert sorted(patches) == ["cpu-node-1", "cpu-node-2", "gpu-node-1", "gpu-node-2", "gpu-node-3", "gpu-node-4",
-                               "gpu-node-5"]
-    for node, inputs in patches.items():
-        assert set(inputs) == {"apiVersion", "kind", "metadata"}
-        assert set(inputs["metadata"]) == {"name", "labels"}, node
-        assert set(inputs["metadata"]["labels"]) <= {"runwhere.ai/pool", "runwhere.ai/gpu-type"}, node
-    assert patches["gpu-node-3"]["metadata"]["labels"] == {"runwhere.ai/pool": "inference-pool",
-                                                           "runwhere.ai/gpu-type": "A10-24G"}
-    # an empty gpu-type in the pool document: the patch sets the pool key only
-    assert patches["cpu-node-1"]["metadata"]["labels"] == {"runwhere.ai/pool": "compute-pool"}
+def test_a_pool_whose_nodes_run_its_workloads_is_protected(demo):
+    """The demo's running pods (tests/harness/demo.py PODS): each pool they select and each node they run on."""
+    assert PODS
+    expected = sorted(set([pool for unused, unused, node, unused, pool in PODS]
+                          + [node for unused, unused, node, unused, pool in PODS]))
+    protected = sorted(d.name for d in demo.kubernetes() if d.protect and d.obj["kind"] in ("Pool", "Node"))
+    assert protected == expected
+    assert not demo.one(PATCH_TYPE, "gpu-node-4").protect and not demo.one("v1alpha1:Pool", "compute-pool").protect
 
+
+def test_nothing_is_protected_where_nothing_runs(tmp_path):
+    spec = write_spec(tmp_path, pools=[{"name": "a", "nodes": {"gpu-node-1": {"gpu_type": "A100"}}}],
+                      projects=[{"name": "p", "gpu_quota": {"NVIDIA-A100": 1}}])
+    result = run(program(spec, objects={"Node": demo_nodes(), "Pod": demo_pods()}))
+    assert [d.name for d in result.kubernetes() if d.protect] == []
+
+
+def managed_namespace(name, quota='{"NVIDIA-A100":8}'):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": name, "labels": {"app.kubernetes.io/managed-by": "gpufabric", PREFIX + "/project": name},
+        "annotations": {PREFIX + "/gpu-quota": quota}}}
+
+
+def test_removing_a_project_whose_apps_stay_is_refused_as_state_absent_refuses(tmp_path):
+    """vision left the spec but its app did not: Pulumi would delete the namespace and the app in it, so the core
+    refuses (leaving the spec is planned as state: absent without force) and nothing is registered."""
+    spec = copy_demo(tmp_path)
+    document = yaml.safe_load(spec.read_text())
+    document["projects"] = [p for p in document["projects"] if p["name"] != "vision"]
+    document["compute_pools"] = []
+    document["apps"] = [dict(app, pool="training-pool") if app["name"] == "llm-serve" else app
+                        for app in document["apps"]]
+    for app in document["apps"]:
+        app.pop("compute_pool", None)
+    spec.write_text(yaml.safe_dump(document))
+    objects = {"Node": demo_nodes(), "Namespace": [managed_namespace("vision")]}
+    with pytest.raises(FabricError) as error:
+        run(program(spec, objects=objects))
+    assert "project vision still has 1 app deployment(s): Deployment/llm-serve; remove them first" in str(error.value)
+
+
+def test_a_node_leaving_a_pool_its_workloads_select_is_refused(tmp_path):
+    spec = copy_demo(tmp_path)
+    edit_pool(spec.parent / "pools" / "training-pool.yaml", lambda nodes: nodes.pop("gpu-node-1"))
+    live = {"gpu-node-1": {PREFIX + "/pool": "training-pool"}, "gpu-node-2": {PREFIX + "/pool": "training-pool"}}
+    with pytest.raises(FabricError) as error:
+        run(program(spec, objects={"Node": demo_nodes(live), "Pod": demo_pods()}))
+    assert "pool training-pool: node(s) gpu-node-1 would leave the pool while 1 workload(s) that select it run " \
+           "there: research/train-0 on gpu-node-1" in str(error.value)
+
+
+# -- outputs ----------------------------------------------------------------------------------------------------------
+
+def test_stack_outputs_say_what_was_declared():
+    result = run(lambda: export(build(StackConfig(spec=DEMO), Clusters(FakeCluster({"Node": demo_nodes()})))))
+    outputs = result.outputs
+    assert outputs["labelPrefix"] == PREFIX
+    assert outputs["nodePools"]["gpu-node-3"] == {"pool": "inference-pool", "gpu-type": "A10-24G"}
+    assert outputs["nodePools"]["cpu-node-1"] == {"pool": "compute-pool"}
+    assert outputs["nodePools"]["host-uid-3"] == {"compute-pool": "vision-cluster",
+                                                  "machine-pool": "worker-pool-nvidia-amd64-0"}
+    assert "host-uid-2" not in outputs["nodePools"]
+    assert outputs["projectQuotas"] == {"vision": {"NVIDIA-A100": 16}, "nlp": {"NVIDIA-A100": 8, "NVIDIA-A10": 8}}
+    assert outputs["tenantQuotas"] == {"research": {"NVIDIA-A100": 24, "NVIDIA-A10": 8}}
+    assert outputs["spokes"] == {}
+    assert outputs["protected"] == {"Namespace nlp": "namespace nlp holds app(s) Deployment/chat",
+                                    "Namespace vision": "namespace vision holds app(s) Deployment/llm-serve"}
+
+
+def test_spoke_outputs_list_each_spokes_pools_and_apps(tmp_path):
+    spec = write_spec(tmp_path, projects=[{"name": "p", "gpu_quota": {"NVIDIA-A100": 4}}],
+                      pools=[{"name": "edge-pool", "spoke": "edge-a", "nodes": {"e1": {"gpu_type": "A100"}}}],
+                      apps=[{"name": "infer", "namespace": "p", "pool": "edge-pool", "spoke": "edge-a",
+                             "image": "example/infer:1", "resources": {"gpu": 1}}])
+    hub, edge = FakeCluster({"Node": []}), FakeCluster({"Node": [demo_node("e1", "NVIDIA-A100", 4)]})
+    config = StackConfig(spec=spec, spokes={"edge-a": Connection(context="edge-a")})
+    result = run(lambda: export(build(config, Clusters(hub, {"edge-a": edge}))))
+    assert result.outputs["spokes"] == {"edge-a": {"apps": ["p/infer"], "computePools": [], "pools": ["edge-pool"]}}
+    assert result.outputs["nodePools"] == {"edge-a:e1": {"pool": "edge-pool", "gpu-type": "A100"}}
+    infer = result.one("kubernetes:apps/v1:Deployment", "edge-a:p/infer")
+    assert infer.provider == "edge-a" and infer.parent == component_urn("App", "p/infer")
+    mirrored = result.one(NS_TYPE, "edge-a:p")
+    assert mirrored.parent == component_urn("Spoke", "edge-a") and result.depends_on(infer, mirrored)
+    assert result.depends_on(infer, result.one("gpufabric.io/v1alpha1:Pool", "edge-a:edge-pool"))
+
+
+# -- the spec is the core's to validate ------------------------------------------------------------------------------
 
 def write_spec(tmp_path, **lists):
     path = tmp_path / "fabric.yml"
@@ -176,40 +317,49 @@ def write_spec(tmp_path, **lists):
     return path
 
 
-def test_stack_config_label_prefix_moves_every_key(tmp_path):
-    spec = write_spec(tmp_path, projects=[{"name": "p", "gpu_quota": {"NVIDIA-A100": 1}}],
-                      pools=[{"name": "a", "nodes": {"n1": {"gpu_type": "A100"}}}])
-    result = run(lambda: declare_fabric(load_fabric(spec, "example.com")))
-    patch = result.of_type("kubernetes:core/v1:NodePatch")[0].inputs
-    assert patch["metadata"]["labels"] == {"example.com/pool": "a", "example.com/gpu-type": "A100"}
-    namespace = result.of_type("kubernetes:core/v1:Namespace")[0].inputs
-    assert namespace["metadata"]["labels"]["example.com/project"] == "p"
+def copy_demo(tmp_path):
+    shutil.copytree(DEMO.parent, tmp_path / "files")
+    return tmp_path / "files" / DEMO.name
+
+
+def edit_pool(path, change):
+    document = yaml.safe_load(path.read_text())
+    change(document["nodes"])
+    path.write_text(yaml.safe_dump(document))
 
 
 def rejected(tmp_path, **lists):
-    """The FabricError a bad spec raises, and what was declared before it (must be nothing)."""
+    """The message a bad spec is refused with; the run registers nothing (checked by the caller)."""
     spec = write_spec(tmp_path, **lists)
-    with pytest.raises(FabricError) as error:
-        run(lambda: declare_fabric(load_fabric(spec)))
-    return str(error.value)
+    registered = []
+
+    def stack():
+        try:
+            declare(build(StackConfig(spec=spec), Clusters(FakeCluster({"Node": demo_nodes()}))))
+        except FabricError as error:
+            registered.append(str(error))
+
+    result = run(stack)
+    assert result.declared == [] and len(registered) == 1
+    return registered[0]
 
 
-def test_compute_pool_with_two_control_plane_nodes_is_rejected(tmp_path):
-    message = rejected(tmp_path, compute_pools=[{"name": "c", "namespace": "p", "control_plane": {"node_count": 2}}])
-    assert "control plane node_count 2 is not 1, 3 or 5 (an odd count keeps etcd quorum)" in message
+def test_a_project_declared_twice_is_refused(tmp_path):
+    message = rejected(tmp_path, projects=[{"name": "p"}, {"name": "p", "gpu_quota": {"NVIDIA-A100": 1}}])
+    assert "project p is declared 2 times (projects[0] (p), projects[1] (p))" in message
 
 
-def test_pool_name_of_64_characters_is_rejected_with_the_core_message(tmp_path):
-    name = "p" * 64
-    message = rejected(tmp_path, pools=[{"name": name, "nodes": {"n1": {"gpu_type": "A100"}}}])
-    assert dns_label_errors(name, "pool name")[0] in message
+def test_a_project_naming_a_tenant_nobody_declares_is_refused(tmp_path):
+    message = rejected(tmp_path, projects=[{"name": "p", "tenant": "ghost"}])
+    assert "projects[0] (p): tenant ghost does not exist" in message
 
 
-def test_all_errors_of_all_entries_are_reported_together(tmp_path):
-    message = rejected(tmp_path, tenants=[{"name": "Bad_Name"}],
+def test_every_error_of_every_entry_is_reported_together(tmp_path):
+    message = rejected(tmp_path, tenants=[{"name": "Bad_Name"}], tenats=[],
                        compute_pools=[{"name": "c", "namespace": "p", "control_plane": {"node_count": 2}}])
-    assert dns_label_errors("Bad_Name", "tenant name")[0] in message
-    assert "control plane node_count 2" in message
+    assert "unknown top-level key tenats (did you mean tenants?)" in message
+    assert "tenant name" in message and "Bad_Name" in message
+    assert "compute_pools[0] (p/c).control_plane.node_count is 2" in message
 
 
 def test_tenant_quota_must_hold_its_projects(tmp_path):
@@ -219,81 +369,87 @@ def test_tenant_quota_must_hold_its_projects(tmp_path):
     assert "tenant t: projects request 5 x NVIDIA-A100 (a 3, b 2) but the tenant quota is 4: over by 1" in message
 
 
-def test_a_node_in_two_pools_is_rejected(tmp_path):
-    message = rejected(tmp_path, pools=[{"name": "a", "nodes": {"n1": None}}, {"name": "b", "nodes": {"n1": None}}])
-    assert "node n1 is in pools a, b" in message
+def test_pools_chosen_by_selector_are_resolved_against_the_live_nodes(tmp_path):
+    spec = write_spec(tmp_path, pools=[{"name": "a10", "node_selector": "nvidia.com/gpu.product=NVIDIA-A10"}])
+    result = run(program(spec))
+    assert sorted(d.name for d in result.of_type(PATCH_TYPE)) == ["gpu-node-3", "gpu-node-4"]
 
 
-def test_a_rejected_spec_declares_nothing(tmp_path):
-    spec = write_spec(tmp_path, tenants=[{"name": "ok"}], pools=[{"name": "x" * 64, "nodes": {}}])
-    declared = []
-
-    def program():
-        try:
-            declare_fabric(load_fabric(spec))
-        except FabricError:
-            declared.append("rejected")
-
-    result = run(program)
-    assert declared == ["rejected"] and result.declared == []
+def test_a_label_prefix_from_the_stack_config_moves_every_key(tmp_path):
+    spec = write_spec(tmp_path, projects=[{"name": "p", "gpu_quota": {"NVIDIA-A100": 1}}],
+                      pools=[{"name": "a", "nodes": {"gpu-node-1": {"gpu_type": "A100"}}}])
+    result = run(program(spec, label_prefix="example.com"))
+    assert result.one(PATCH_TYPE, "gpu-node-1").obj["metadata"]["labels"] == {"example.com/pool": "a",
+                                                                                "example.com/gpu-type": "A100"}
+    assert result.one(NS_TYPE, "p").obj["metadata"]["labels"]["example.com/project"] == "p"
 
 
-def test_absent_entries_are_not_declared(tmp_path):
-    spec = write_spec(tmp_path, tenants=[{"name": "kept"}, {"name": "gone", "state": "absent"}])
-    result = run(lambda: declare_fabric(load_fabric(spec)))
-    assert [d.inputs["metadata"]["name"] for d in result.of_type("kubernetes:gpufabric.io/v1alpha1:Tenant")] == [
-        "kept"]
+# -- stack configuration ----------------------------------------------------------------------------------------------
+
+class RecordingConfig:
+    """pulumi.Config as the program reads it, recording every key asked for."""
+
+    def __init__(self, values):
+        self.values, self.asked = values, []
+
+    def get(self, key):
+        self.asked.append(key)
+        return self.values.get(key)
 
 
-def test_project_outputs_resolve_to_the_namespace():
-    """Component outputs, awaited the Pulumi way: Output.all(...).apply inside a pulumi.runtime.test."""
-    seen = []
-
-    def program():
-        components = declare_fabric(load_fabric(DEMO))
-        return pulumi.Output.all(components.projects["vision"].namespace,
-                                 components.projects["nlp"].namespace).apply(seen.extend)
-
-    run(program)
-    assert seen == ["vision", "nlp"]
+def pulumi_yaml():
+    return yaml.safe_load((REPO / "pulumi" / "Pulumi.yaml").read_text())
 
 
-def test_stack_config_drives_the_stack(tmp_path):
-    """Typed config: relative spec paths from the project directory, and an explicit provider for a context."""
-    spec = write_spec(tmp_path, tenants=[{"name": "t"}])
-    config = {"gpufabric:spec": str(spec), "gpufabric:labelPrefix": "example.com", "gpufabric:context": "edge"}
-    result = run(lambda: (StackConfig.load(), declare_stack(StackConfig.load()))[0], config)
-    assert result.result == StackConfig(spec=spec, label_prefix="example.com", context="edge")
-    provider = result.of_type("pulumi:providers:kubernetes")
-    assert [d.inputs["context"] for d in provider] == ["edge"]
-    tenant = result.of_type("kubernetes:gpufabric.io/v1alpha1:Tenant")[0]
-    assert tenant.provider.startswith(provider[0].urn + "::")
+def test_every_key_the_program_reads_is_declared_in_pulumi_yaml_with_its_type():
+    config = RecordingConfig({})
+    StackConfig.load(config)
+    declared = pulumi_yaml()["config"]
+    assert sorted(config.asked) == sorted(declared)
+    assert all(declared[key].get("type") == "string" for key in declared)
+    assert declared["kubeconfig"]["secret"] is True and declared["spokeConnections"]["secret"] is True
 
 
-def test_default_config_reads_the_demo_spec_beside_the_program():
-    result = run(StackConfig.load)
-    assert result.result == StackConfig(spec=REPO / "pulumi" / "../playbooks/files/demo-fabric.yml")
-    assert result.result.spec.resolve() == DEMO
+def test_the_sample_stack_sets_only_declared_keys_and_no_secret_in_clear():
+    sample = yaml.safe_load((REPO / "pulumi" / "Pulumi.dev.yaml").read_text())["config"]
+    declared = pulumi_yaml()["config"]
+    for key, value in sample.items():
+        project, _, name = key.partition(":")
+        assert project == pulumi_yaml()["name"] and name in declared, key
+        if declared[name].get("secret"):
+            assert isinstance(value, dict) and set(value) == {"secure"}, key
 
 
-def test_pool_documents_inline_or_beside_the_spec(tmp_path):
-    """`src` is read relative to the spec file (the tests run elsewhere); `definition` is a gpuctl document given
-    inline. Both become the Pool spec the core renders from the document."""
-    document = {"kind": "pool", "version": "v0.1", "pool": {"name": "a", "description": "A"},
-                "nodes": {"n1": {"gpu-type": "A100"}}}
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.yaml").write_text(yaml.safe_dump(document))
-    inline = dict(document, pool={"name": "b", "description": "B"}, nodes={"n2": {"gpu-type": "L40S"}})
-    spec = write_spec(tmp_path, pools=[{"src": "docs/a.yaml"}, {"definition": inline}])
-    pools = dict((d.inputs["metadata"]["name"], d.inputs["spec"])
-                 for d in run(lambda: declare_fabric(load_fabric(spec))).of_type(
-                     "kubernetes:gpufabric.io/v1alpha1:Pool"))
-    assert pools == {"a": {"description": "A", "nodeSelector": {"runwhere.ai/pool": "a"},
-                           "nodes": [{"name": "n1", "gpuType": "A100"}]},
-                     "b": {"description": "B", "nodeSelector": {"runwhere.ai/pool": "b"},
-                           "nodes": [{"name": "n2", "gpuType": "L40S"}]}}
+def test_config_is_read_into_connections_and_relative_specs_resolve_beside_the_program():
+    config = StackConfig.load(RecordingConfig({
+        "kubeconfig": "~/clusters/hub.yaml", "context": "hub-admin", "labelPrefix": "example.com",
+        "spokeConnections": "edge-a: {context: edge-a-admin}\nedge-b: {kubeconfig: /etc/edge-b.yaml}\n"}))
+    assert config.spec == REPO / "pulumi" / "../playbooks/files/demo-fabric.yml"
+    assert config.label_prefix == "example.com"
+    assert config.hub == Connection("~/clusters/hub.yaml", "hub-admin")
+    assert config.spokes == {"edge-a": Connection("~/clusters/hub.yaml", "edge-a-admin"),
+                             "edge-b": Connection("/etc/edge-b.yaml", None)}
 
 
-def test_node_selector_needs_the_module(tmp_path):
-    message = rejected(tmp_path, pools=[{"name": "a", "node_selector": "nvidia.com/gpu.product=NVIDIA-L40S"}])
-    assert "pool a: node_selector is resolved against live Nodes by the pool_label module" in message
+def test_bad_spoke_connections_are_named_without_their_values():
+    with pytest.raises(FabricError) as error:
+        StackConfig.load(RecordingConfig({"spokeConnections": "edge-a: {token: s3cr3t}\nedge-b: 7\n"}))
+    assert "spokeConnections.edge-a: unknown key(s) token" in str(error.value)
+    assert "spokeConnections.edge-b must be a mapping" in str(error.value)
+    assert "s3cr3t" not in str(error.value)
+
+
+def test_one_provider_per_cluster_with_the_kubeconfig_kept_secret(tmp_path):
+    spec = write_spec(tmp_path, pools=[{"name": "edge-pool", "spoke": "edge-a", "nodes": {"e1": None}}])
+    config = StackConfig(spec=spec, hub=Connection("apiVersion: v1\nkind: Config\n", "hub-admin"),
+                         spokes={"edge-a": Connection("/etc/edge.yaml", "edge-a")})
+    hub, edge = FakeCluster({"Node": []}), FakeCluster({"Node": [demo_node("e1", "NVIDIA-A100", 4)]})
+    result = run(lambda: declare(build(config, Clusters(hub, {"edge-a": edge}))))
+    providers = dict((d.name, d) for d in result.of_type("pulumi:providers:kubernetes"))
+    assert sorted(providers) == ["edge-a", "hub"]
+    assert is_secret(providers["hub"].inputs["kubeconfig"]) and is_secret(providers["edge-a"].inputs["kubeconfig"])
+    assert providers["hub"].obj["kubeconfig"] == "apiVersion: v1\nkind: Config\n"
+    assert providers["edge-a"].obj == {"kubeconfig": "/etc/edge.yaml", "context": "edge-a",
+                                       "enableServerSideApply": "true"}
+    patch = result.one(PATCH_TYPE, "edge-a:e1")
+    assert patch.provider == "edge-a" and patch.parent == component_urn("Spoke", "edge-a")
