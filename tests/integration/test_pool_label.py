@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.harness.ansible import run_module
+from tests.harness.ansible import run_module, run_playbook
 from tests.harness.collection import REPO
 from tests.harness.nodes import create_node, create_pod
 
@@ -217,3 +217,26 @@ def test_custom_label_prefix_is_validated_and_used(kubeconfig, core_v1, nodes):
     run_module("pool_label", {"name": "pfx", "nodes": {nodes[0]: {"gpu_type": "A100"}}, "label_prefix": "gpu.acme.io"},
                kubeconfig)
     assert labels(core_v1, nodes[0])["gpu.acme.io/pool"] == "pfx"
+
+
+def test_src_is_read_on_the_controller_through_the_action_plugin(kubeconfig, core_v1, nodes, tmp_path):
+    """ansible-playbook: `src` is found in the playbook's files/ and read on the controller; a file that is not a
+    mapping is refused naming the file, and nothing is written."""
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "pool.yaml").write_text(
+        "kind: pool\nversion: v0.1\npool: {name: from-file, description: read on the controller}\n"
+        f"nodes:\n  {nodes[0]}: {{gpu-type: A100-80G}}\n")
+    (tmp_path / "files" / "list.yaml").write_text("- not a pool document\n")
+    book = tmp_path / "pool.yml"
+    book.write_text(
+        "- hosts: localhost\n  connection: local\n  gather_facts: false\n"
+        "  vars: {ansible_python_interpreter: '{{ ansible_playbook_python }}'}\n"
+        f"  tasks:\n    - gpufabric.platform.pool_label: {{src: '{{{{ document }}}}', kubeconfig: {kubeconfig},"
+        " context: operator}\n")
+    code, output, recap = run_playbook(book, {"document": "pool.yaml"})
+    assert code == 0 and recap["changed"] == 1, output
+    assert labels(core_v1, nodes[0])[f"{PREFIX}/pool"] == "from-file"
+    code, output, recap = run_playbook(book, {"document": "pool.yaml"})
+    assert code == 0 and recap["changed"] == 0, output
+    code, output, recap = run_playbook(book, {"document": "list.yaml"})
+    assert code != 0 and "list.yaml must be a mapping" in output, output
