@@ -21,9 +21,10 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import label_prefix_errors
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.registration import (
     AGENT_NAMESPACE, BOOTSTRAP_TOKEN, CONNECTION_SECRET, HUB, HUB_IDENTITY_TOKEN, HUB_KINDS, HUB_NAMESPACE,
-    SPOKE, SPOKE_KINDS, SPOKE_NAMESPACE, UID_ANNOTATION, HubFacts, Live, SpokeFacts, blockers, connection_write,
-    gpu_inventory, hide_secrets, hub_module_reads, hub_reads, missing_kind_errors, parse_manifests, parse_ocm_crds,
-    parse_spoke, plan_deregistration, plan_hub, plan_registration, spoke_reads, spoke_row, token_of)
+    OCM_KINDS, SPOKE, SPOKE_KINDS, SPOKE_NAMESPACE, UID_ANNOTATION, HubFacts, Live, SpokeFacts, blockers,
+    connection_write, gpu_inventory, hide_secrets, hub_module_reads, hub_reads, missing_kind_errors,
+    parse_manifests, parse_ocm_crds, parse_spoke, plan_deregistration, plan_hub, plan_registration, spoke_reads,
+    spoke_row, token_of)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import MANAGED_SELECTOR
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import diff_of
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import PATCH_THREADS, KubeError
@@ -106,7 +107,7 @@ class Sender(object):
             self.done.extend(run)
 
 
-# -- the hub ------------------------------------------------------------------------------------------------------------
+# -- the hub ----------------------------------------------------------------------------------------------------------
 
 class HubRunner(object):
     """The hub: the collection's CRDs (Established before anything uses them), OCM's kinds (served, or installed
@@ -199,10 +200,7 @@ class SpokeRunner(object):
             raise FabricError(["the hub at %s does not serve %s; nothing was written. Prepare the hub first with "
                                "gpufabric.platform.hub (playbooks/hub.yml), which checks OCM's kinds and installs "
                                "them from the files its ocm_crds names" % (hub.connection.host, ", ".join(
-                                   "%s (%s)" % (kind, kind_version) for kind, kind_version in
-                                   (("ManagedCluster", "cluster.open-cluster-management.io/v1"),
-                                    ("ManagedClusterSet", "cluster.open-cluster-management.io/v1beta2"))
-                                   if kind in missing))])
+                                   "%s (%s)" % (kind, OCM_KINDS[kind][0]) for kind in missing))])
         keys = list(hub_reads(name)) + [("ManagedClusterSet", "", cluster_set), ("ManagedCluster", "", name)]
         with ThreadPoolExecutor(max_workers=2) as pool:
             objects = pool.submit(get_objects, hub, keys)

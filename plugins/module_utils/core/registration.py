@@ -712,8 +712,8 @@ def plan_hub(manifests, ocm_crds, served, live):
     add(service_account(BOOTSTRAP_IDENTITY, HUB_NAMESPACE), "ServiceAccount", BOOTSTRAP_IDENTITY, HUB_NAMESPACE)
     add(token_secret(BOOTSTRAP_TOKEN, HUB_NAMESPACE, BOOTSTRAP_IDENTITY), "Secret", BOOTSTRAP_TOKEN, HUB_NAMESPACE)
     add(bootstrap_cluster_role(), "ClusterRole", BOOTSTRAP_IDENTITY)
-    add(cluster_role_binding(BOOTSTRAP_IDENTITY, BOOTSTRAP_IDENTITY, BOOTSTRAP_IDENTITY, HUB_NAMESPACE), "ClusterRoleBinding",
-        BOOTSTRAP_IDENTITY)
+    add(cluster_role_binding(BOOTSTRAP_IDENTITY, BOOTSTRAP_IDENTITY, BOOTSTRAP_IDENTITY, HUB_NAMESPACE),
+        "ClusterRoleBinding", BOOTSTRAP_IDENTITY)
     report = {"crds": [crd["metadata"]["name"] for crd in manifests.crds],
               "ocm": {"served": sorted(kind for kind in HUB_KINDS if kind in served),
                       "installed": sorted(crd["metadata"]["name"] for crd in installed)},
@@ -749,8 +749,7 @@ def spoke_row(cluster, prefix, reached=None, error="", compute_pools=(), apps=()
            "uid": (meta.get("annotations") or {}).get(UID_ANNOTATION, ""),
            "reachable": reached is not None, "error": error, "kubernetes_version": "",
            "nodes": 0, "ready_nodes": 0, "gpus": 0, "gpu_families": [],
-           "labelled_gpus": int(labels.get(prefix + "/gpus", "0") or 0) if str(
-               labels.get(prefix + "/gpus", "0")).isdigit() else 0,
+           "labelled_gpus": int(labels.get(prefix + "/gpus", "")) if labels.get(prefix + "/gpus", "").isdigit() else 0,
            "compute_pools": [dict(item) for item in compute_pools], "apps": [dict(item) for item in apps]}
     if reached is not None:
         row["kubernetes_version"] = reached.get("version", "")
