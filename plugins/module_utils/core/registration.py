@@ -380,17 +380,21 @@ def bootstrap_cluster_role():
             ]}
 
 
-def kubeconfig(cluster, server, ca, user, token):
-    """A self-contained kubeconfig (JSON, which every kubeconfig reader takes) with one context: the CA inline
-    (none: the system's trust store verifies the server) and a bearer token. Keys sorted: the same bytes each run."""
+def kubeconfig_dict(cluster, server, ca, user, token):
+    """A self-contained kubeconfig with one context: the CA inline (none: the system's trust store verifies the
+    server) and a bearer token."""
     cluster_body = {"server": server}
     if ca:
         cluster_body["certificate-authority-data"] = _b64(ca)
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": cluster,
-              "clusters": [{"name": cluster, "cluster": cluster_body}],
-              "users": [{"name": user, "user": {"token": token}}],
-              "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}]}
-    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+    return {"apiVersion": "v1", "kind": "Config", "current-context": cluster,
+            "clusters": [{"name": cluster, "cluster": cluster_body}],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}]}
+
+
+def kubeconfig(cluster, server, ca, user, token):
+    """kubeconfig_dict as text: JSON (which every kubeconfig reader takes), keys sorted, the same bytes each run."""
+    return json.dumps(kubeconfig_dict(cluster, server, ca, user, token), indent=2, sort_keys=True) + "\n"
 
 
 def client_config(url, ca):
