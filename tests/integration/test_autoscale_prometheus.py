@@ -31,10 +31,11 @@ def pool(request, core_v1, custom_objects, kubeconfig):
     """This test's project, nodes (a control-plane host and g0..g3 with 4 A100 each), ScalingPolicy and the
     compute pool's arguments; `pool.run(autoscale)` runs compute_pool with them."""
 
+    stem = request.node.name.replace("_", "-")[5:40].strip("-")
+
     class Pool:
-        name = request.node.name.replace("_", "-")[5:40].strip("-")
-        namespace = name
-        hosts = [f"{name}-g{i}" for i in range(4)]
+        name = namespace = stem
+        hosts = [f"{stem}-g{i}" for i in range(4)]
 
         def args(self, autoscale=None):
             body = {"name": self.name, "namespace": self.namespace, "mode": "shared",
