@@ -16,6 +16,8 @@ try:
 except ImportError:  # pragma: no cover
     from urllib import urlencode
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.metrics import (
+    metrics_queries, samples_from_series)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import KubeError
 
 QUERY_RANGE = "/api/v1/query_range"
@@ -89,3 +91,16 @@ class Prometheus(object):
                                   "decided nothing and nothing was written"
                                   % (self.url, described, data.get("resultType") or "result of no type"))
         return data.get("result") or []
+
+
+def read_utilization(spec, state, now):
+    """What a plan's context carries as `metrics` (((namespace, name), samples), ...): the utilization each of the
+    spec's compute pools that autoscale from Prometheus needs (core.metrics says which query), read before
+    planning. Any failure raises (PrometheusError, or FabricError for an answer without series), so nothing is
+    planned or written; every front end that plans calls this first."""
+    found = []
+    for query in metrics_queries(spec, state, now):
+        series = Prometheus.from_options(query.connection).query_range(query.query, query.start, query.end,
+                                                                       query.step, query.described)
+        found.append((query.key, tuple(samples_from_series(query, series))))
+    return tuple(found)

@@ -20,6 +20,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.state impo
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import APPLY, DELETE, diff_of
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import KubeError
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
+from ansible_collections.gpufabric.platform.plugins.module_utils.prometheus import read_utilization
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import (
     Conflict, WriteError, check_permissions, dry_run_objects, key_list, may, send)
 
@@ -77,22 +78,9 @@ class FabricRun(object):
                        access_questions(self.spec, self.state, self.spec.label_prefix))
         spokes = dict((name, state) for name, state in self.states.items() if name)
         now = utc_now()
-        context = Context(now=now, access=access, prune=self.prune, metrics=self._metrics(now))
+        context = Context(now=now, access=access, prune=self.prune,
+                          metrics=read_utilization(self.spec, self.state, now))
         return plan_fabric(self.spec, self.state, context, spokes)
-
-    def _metrics(self, now):
-        """The utilization the spec's autoscaling compute pools need, read from their Prometheus before planning
-        (((namespace, name), samples), ...); any failure stops the run here, before anything is written."""
-        from ansible_collections.gpufabric.platform.plugins.module_utils.core.metrics import (
-            metrics_queries, samples_from_series)
-        from ansible_collections.gpufabric.platform.plugins.module_utils.prometheus import Prometheus
-
-        found = []
-        for query in metrics_queries(self.spec, self.state, now):
-            series = Prometheus.from_options(query.connection).query_range(query.query, query.start, query.end,
-                                                                           query.step, query.described)
-            found.append((query.key, tuple(samples_from_series(query, series))))
-        return tuple(found)
 
     def spoke(self, name):
         """The Cluster of a registered spoke, through the connection the hub keeps for it (opened once)."""
