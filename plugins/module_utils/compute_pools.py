@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import strip_volatile
 from ansible_collections.gpufabric.platform.plugins.module_utils.runner import EntryRunner
 
@@ -26,10 +25,11 @@ class ComputePoolRunner(EntryRunner):
             return result
         deadline = time.monotonic() + self.params["wait_timeout"]
         while (result.get("plan") or {}).get("waiting"):
-            if time.monotonic() > deadline:
-                raise FabricError(["compute pool %s/%s: still waiting after %d s: %s" % (
+            if time.monotonic() > deadline:  # what the runs so far wrote stays written: say so
+                result.update(msg="compute pool %s/%s: still waiting after %d s: %s" % (
                     self.params["namespace"], self.params["name"], self.params["wait_timeout"],
-                    "; ".join(result["plan"]["waiting"]))])
+                    "; ".join(result["plan"]["waiting"])))
+                self.module.fail_json(**result)
             time.sleep(WAIT_INTERVAL)
             again = super(ComputePoolRunner, self).run()
             again["changed"] = again["changed"] or result["changed"]

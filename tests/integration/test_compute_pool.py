@@ -302,6 +302,7 @@ def test_wait_times_out_naming_what_it_waits_for(kubeconfig, suite):
     result = run_module("compute_pool", suite.args(workers=(("gpu-workers", "NVIDIA-H100", 8, 2),), wait=True,
                                                    wait_timeout=1), kubeconfig)
     assert result["failed"] and "still waiting after 1 s" in result["msg"] and "bridge host" in result["msg"]
+    assert result["changed"] is True  # the first run added the H100 hosts before it waited: that stays written
 
 
 def test_delete_refuses_while_workloads_run_unless_forced(kubeconfig, core_v1, custom_objects, suite, writes):

@@ -28,8 +28,18 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes imp
     delete_write, label_write, observed_status, status_write, strip_volatile)
 
 
+EDGEHOSTS = "edgehosts"
+# The inventory key of the hub's EdgeHosts (no spoke can be named so): every compute pool over them shares it.
+EDGE_INVENTORY = "edgehosts:"
+
+
 def _key(obj):
     return obj["metadata"].get("namespace"), obj["metadata"]["name"]
+
+
+def on_edgehosts(entry):
+    """Whether a compute pool allocates from the hub's EdgeHosts (host_source: edgehosts)."""
+    return entry.params.get("host_source") == EDGEHOSTS
 
 
 def merge_label_patches(patches):
@@ -130,14 +140,20 @@ class ComputePools(object):
         for entry in entries:
             self._check(entry)
         groups = {}
-        for entry in entries:  # one host inventory per group: a host list, or a cluster's Nodes
-            group = ("hosts", entry.where, "") if entry.params.get("hosts") else (
-                "nodes", entry.params["resource_group_prefix"], entry.cluster)
+        for entry in entries:  # one host inventory per group: a host list, the hub's EdgeHosts, or a cluster's Nodes
+            if entry.params.get("hosts"):
+                group = ("hosts", entry.where, "")
+            elif on_edgehosts(entry):
+                group = (EDGEHOSTS, entry.params["resource_group_prefix"], EDGE_INVENTORY)
+            else:
+                group = ("nodes", entry.params["resource_group_prefix"], entry.cluster)
             groups.setdefault(group, []).append(entry)
         for group in sorted(groups):
             spoke = group[2]
+            # An EdgeHost is held by whichever compute pool's status names it, wherever that pool's cluster is.
             currents = dict((key[1], allocation_from_status(cp.get("status"))) for key, cp in self.live.items()
-                            if key not in self.removed and self.spoke_of(key[1], key[0]) == spoke)
+                            if key not in self.removed
+                            and (spoke == EDGE_INVENTORY or self.spoke_of(key[1], key[0]) == spoke))
             currents.update(self._allocated.get(spoke, {}))
             self._plan_group(group, groups[group], currents)
             self._allocated.setdefault(spoke, {}).update(currents)
@@ -152,6 +168,10 @@ class ComputePools(object):
     def _check(self, entry):
         p, spec = self.p, entry.spec
         live = self.live.get((spec.namespace, spec.name))
+        if on_edgehosts(entry) and (entry.params.get("hosts") or not spec.spoke):
+            p.error(entry, "compute pool %s/%s: host_source edgehosts allocates the hub's EdgeHosts; it takes no "
+                           "hosts list, and needs spoke: the name of the cluster its hosts become"
+                    % (spec.namespace, spec.name))
         if self.tenancy.quota_of(spec.namespace) is None:
             p.error(entry, "compute pool %s/%s: namespace %s is not a gpufabric project; declare it first "
                            "(gpufabric.platform.project, or the spec's projects)"
@@ -241,6 +261,8 @@ class ComputePools(object):
             if kind == "hosts":
                 hosts = parse_hosts(inventory=entries[0].params["hosts"], label_prefix=p.prefix,
                                     rg_prefix=entries[0].params["resource_group_prefix"])
+            elif kind == EDGEHOSTS:  # no Node labels: the allocation is recorded in the ComputePool status only
+                hosts = parse_hosts(edgehosts=p.state.items("EdgeHost"), rg_prefix=group[1])
             else:
                 hosts = parse_hosts(nodes=self.nodes(spoke), label_prefix=p.prefix, rg_prefix=group[1])
         except FabricError as error:
@@ -271,13 +293,19 @@ class ComputePools(object):
                                                         for spec_item in planned), spoke)
 
     def _label(self, patches, phase, entries_by_pool, cluster):
+        if not patches:
+            return
         by_name = dict((n["metadata"]["name"], n) for n in self.nodes(cluster))
         key = self.p.prefix + "/compute-pool"
         for node in sorted(patches):
             live = by_name[node]
             owner = patches[node].get(key) or ((live["metadata"].get("labels") or {}).get(key))
             self.label_changes[(cluster, node)] = patches[node]
-            self.p.add(phase, label_write(live, patches[node]), entries_by_pool.get(owner), cluster)
+            # A claim (the host gets this compute pool's label) is guarded: two runs claiming one free host at
+            # once cannot both win; the loser reads again and plans again.
+            claim = bool(patches[node].get(key)) and patches[node].get(key) != (live["metadata"].get("labels")
+                                                                                or {}).get(key)
+            self.p.add(phase, label_write(live, patches[node], guarded=claim), entries_by_pool.get(owner), cluster)
 
     def _guard_families(self, planned, ledger):
         spec = planned.spec
@@ -304,7 +332,7 @@ class ComputePools(object):
         live = self.live.get(key)
         spoke = ((live or {}).get("spec") or {}).get("spoke") or entry.cluster
         hosts = []
-        if not entry.params.get("hosts"):
+        if not entry.params.get("hosts") and not self._edge_pool(entry, live):
             hosts = parse_hosts(nodes=self.nodes(spoke), label_prefix=p.prefix,
                                 rg_prefix=entry.params.get("resource_group_prefix") or "palette.ai.rg/")
         labels = compute_pool_label_changes(hosts, name, (), p.prefix) if hosts else {}
@@ -355,7 +383,7 @@ class ComputePools(object):
             status = observed_status(with_free_gpus(status), planned.live, p.context.now)
             desired = render_compute_pool(spec, status)
             p.add("compute-pool-status", status_write(desired, status, planned.live), planned.entry)
-            before = self._members_before(spec.name, spec.spoke)
+            before = set() if on_edgehosts(planned.entry) else self._members_before(spec.name, spec.spoke)
             report = {"compute_pool": strip_volatile(desired), "plan": planned.plan.to_dict(),
                       "changed_nodes": sorted(n for (cluster, n), patch in self.label_changes.items()
                                               if cluster == spec.spoke and (
@@ -376,6 +404,14 @@ class ComputePools(object):
             status = dict(live.get("status") or {}, **recorded(ledger.apps_on(COMPUTE_POOL, name, namespace)))
             status = observed_status(with_free_gpus(status), live, p.context.now)
             p.add("compute-pool-status", status_write(live, status, live), None)
+
+    def _edge_pool(self, entry, live):
+        """Whether a compute pool being removed holds EdgeHosts (it has no Node labels to take off)."""
+        if on_edgehosts(entry):
+            return True
+        edgehosts = set(obj["metadata"]["name"] for obj in self.p.state.items("EdgeHost"))
+        held = set(h.host for pool in allocation_from_status((live or {}).get("status")) for h in pool.hosts)
+        return bool(held) and held <= edgehosts
 
     def _members_before(self, name, cluster):
         key = self.p.prefix + "/compute-pool"

@@ -37,6 +37,7 @@ class Write:
     live: Optional[dict] = None
     cluster: str = ""
     entry: str = ""
+    guarded: bool = False  # sent with `live`'s resourceVersion: a concurrent change makes it conflict
 
     @property
     def key(self):
@@ -160,12 +161,13 @@ def status_write(obj, status, live, cluster=""):
     return Write(STATUS, obj["kind"], metadata["name"], metadata.get("namespace"), body, live, cluster)
 
 
-def label_write(node, patch, cluster=""):
-    """A merge patch of a Node's labels (value None removes the key); None when the patch is empty."""
+def label_write(node, patch, cluster="", guarded=False):
+    """A merge patch of a Node's labels (value None removes the key); None when the patch is empty. guarded: sent
+    with the node's resourceVersion, so a claim on a host that someone else changed meanwhile conflicts."""
     if not patch:
         return None
     name = node["metadata"]["name"]
-    return Write(LABELS, "Node", name, None, dict(sorted(patch.items())), node, cluster)
+    return Write(LABELS, "Node", name, None, dict(sorted(patch.items())), node, cluster, guarded=guarded)
 
 
 def delete_write(live, kind=None, cluster=""):

@@ -64,13 +64,8 @@ def permissions(writes):
     """{(verb, group, resource, subresource, namespace): [write keys]} the writes need."""
     needed = {}
     for write in writes:
-        resource = RESOURCES[write.kind][1]
-        namespace = write.namespace or ""
-        verbs = {APPLY: ["patch"] + (["create"] if write.creates else []), STATUS: ["patch"], LABELS: ["patch"],
-                 DELETE: ["delete"]}[write.action]
-        subresource = "status" if write.action == STATUS else ""
-        for verb in verbs:
-            needed.setdefault((verb, _group(write.kind), resource, subresource, namespace), []).append(write.key)
+        for key in _needs(write):
+            needed.setdefault(key, []).append(write.key)
     return needed
 
 
@@ -98,6 +93,11 @@ def check_permissions(cluster, writes, identity):
         granted = dict(zip(cluster_wide, pool.map(lambda k: may(cluster, *k),
                                                   cluster_wide)))
     per_namespace = sorted(key for key in needed if key[4] and not granted[key[:4]])
+    if per_namespace:
+        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(per_namespace))) as pool:
+            answers = dict(zip(per_namespace, pool.map(lambda k: may(cluster, *k), per_namespace)))
+    else:
+        answers = {}
     # A role may grant a verb on named objects only (resourceNames): what is refused for the kind is asked again
     # for each object the writes name.
     refused = set(key for key in needed if not (granted[key[:4]] or (answers.get(key) if key[4] else False)))
@@ -107,19 +107,14 @@ def check_permissions(cluster, writes, identity):
             by_name = dict(zip(named, pool.map(lambda item: may(cluster, *item[0], name=item[1]), named)))
     else:
         by_name = {}
-    if per_namespace:
-        with ThreadPoolExecutor(max_workers=min(PATCH_THREADS, len(per_namespace))) as pool:
-            answers = dict(zip(per_namespace, pool.map(lambda k: may(cluster, *k), per_namespace)))
-    else:
-        answers = {}
     missing = []
     for key in sorted(needed):
-        allowed = granted[key[:4]] or (answers.get(key) if key[4] else False)
-        if allowed:
+        keys = [write_key for (asked, unused, write_key), allowed in sorted(by_name.items())
+                if asked == key and not allowed] if key in refused else []
+        if not keys:
             continue
         verb, group, resource, subresource, namespace = key
         what = "%s%s%s" % (resource, "/" + subresource if subresource else "", "." + group if group else "")
-        keys = needed[key]
         missing.append("%s %s%s (needed for %s%s)" % (
             verb, what, " in namespace %s" % namespace if namespace else " (cluster-wide)",
             ", ".join(keys[:3]), " and %d more" % (len(keys) - 3) if len(keys) > 3 else ""))
@@ -173,8 +168,16 @@ def _send_one(cluster, write, check_mode, versions):
                 raise Conflict("%s changed since it was read (%s)" % (write.key, error), 409)
             raise
     if write.action == LABELS:
-        return cluster.request("PATCH", _path(write), body={"metadata": {"labels": write.body}},
-                               query=query or None, content_type="application/merge-patch+json")
+        metadata = {"labels": write.body}
+        if write.guarded:
+            metadata["resourceVersion"] = ((write.live or {}).get("metadata") or {}).get("resourceVersion")
+        try:
+            return cluster.request("PATCH", _path(write), body={"metadata": metadata}, query=query or None,
+                                   content_type="application/merge-patch+json")
+        except KubeError as error:
+            if error.status == 409 and write.guarded:
+                raise Conflict("%s changed since it was read (%s)" % (write.key, error), 409)
+            raise
     try:
         return cluster.request("DELETE", _path(write), query=query or None)
     except KubeError as error:
@@ -253,6 +256,9 @@ def _send_labels(cluster, batch, check_mode, done, results):
         if sent and error is None:
             done.append(write)
             results.append((write, returned))
+    conflicts = [error for unused, error in failed if isinstance(error, Conflict)]
+    if conflicts and len(conflicts) == len(failed):
+        raise Conflict(str(conflicts[0]), 409, done)
     if failed:
         write, error = failed[0]
         unconfirmed = [w for w, e in failed if unanswered(e)]
