@@ -51,11 +51,24 @@ EXAMPLES = r"""
 - name: One pool in detail
   gpufabric.platform.pool_info:
     name: training-pool
+
+- name: Pools with at least 8 free GPUs on nodes of an A100 GPU type
+  ansible.builtin.debug:
+    msg: "{{ pools.pools | gpufabric.platform.query(expression) }}"
+  vars:
+    expression: "[?gpu_free >= `8` && nodes[?starts_with(gpu_type, 'A100')]].name"
+
+- name: Which namespaces run workloads on which pool
+  ansible.builtin.debug:
+    msg: "{{ pools.pools | gpufabric.platform.query('[].{pool: name, namespaces: workloads[].namespace}') }}"
 """
 
 RETURN = r"""
 pools:
-  description: The pools, sorted by name, with C(default) last.
+  description:
+    - The pools, sorted by name, with C(default) last.
+    - Each pool's nodes and workloads are lists of objects too, so a JMESPath filter (C(gpufabric.platform.query))
+      can select pools by what runs on them or by their nodes' GPU type.
   returned: always
   type: list
   elements: dict

@@ -279,8 +279,9 @@ def project_rows(state, prefix, name=None, tenant=None):
 
     state: a ClusterState with Namespace, RoleBinding, Pool, ComputePool, Deployment, Job and ManifestWork read.
     GPUs used are the apps the allocation ledger holds for the project, the numbers app_deployment checks the
-    quota against. gpu_quota and gpu_used keep the project module's {family: n} shape; gpus has the same numbers
-    as a list of rows, with free and used_percent.
+    quota against, each under the quota family that covers it. gpu_quota and gpu_used keep the project module's
+    {family: n} shape; gpus has the same numbers as a list of rows, with free and used_percent; apps name the
+    family each app holds as recorded.
     """
     ledger = Ledger({"": state})
     compute_pools = dict(((cp["metadata"].get("namespace") or "", cp["metadata"]["name"]), cp)
@@ -296,7 +297,9 @@ def project_rows(state, prefix, name=None, tenant=None):
         if (name and project != name) or (tenant and owner != tenant):
             continue
         apps = ledger.apps_in(project)
-        used = gpu_usage(app for app in apps if app.count)  # an app without GPUs holds no family
+        # an app without GPUs holds no family; the others count under the quota family that covers them, as the
+        # project module reports them and app_deployment checks them
+        used = usage_by_quota(quota, gpu_usage(app for app in apps if app.count))
         members = sorted(((role, kind, subject) for role in ROLES
                           for kind, subject in _bound_subjects(state, project, "gpufabric-%s" % role)))
         access = []
