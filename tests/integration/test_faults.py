@@ -708,3 +708,36 @@ def test_run_refused_on_its_second_plan_names_what_its_first_attempt_wrote(
     assert again.get("failed") and again["changed"] is False and not again.get("written"), again
     assert "short by 6" in again["msg"]
     assert writes.count() == 0, writes.describe()
+
+
+def test_two_compute_pools_racing_for_the_same_free_hosts_never_share_one(kubeconfig, core_v1, shared_nodes):
+    """Both plans pick the same hosts (best fit, ties by name); the claims are guarded by each Node's
+    resourceVersion, so one run wins each host and the other plans again and takes the others."""
+    suite = "race-hosts"
+    group = {"palette.ai.rg/suite": suite}
+    shared_nodes([f"{suite}-cpu-{i}" for i in (1, 2)], gpu_product=None, gpus=0, labels=group)
+    shared_nodes([f"{suite}-gpu-{i}" for i in range(1, 5)], gpu_product=A100, gpus=4, labels=group)
+    shared_nodes.namespaces.append(suite)
+    ok(run_module("project", {"name": suite, "gpu_quota": {A100: 16}}, kubeconfig))
+
+    def args(name):
+        return {"name": name, "namespace": suite, "mode": "shared",
+                "control_plane": {"resource_groups": {"suite": suite}}, "worker_resource_groups": {"suite": suite},
+                "worker_pools": [{"name": "gpu", "gpu": {"family": A100, "count": 8}, "min_worker_nodes": 2}]}
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        results = list(executor.map(lambda name: run_module("compute_pool", args(name), kubeconfig),
+                                    ("race-a", "race-b")))
+    for result in results:
+        assert not result.get("failed"), result.get("msg")
+    custom = client.CustomObjectsApi(core_v1.api_client)
+    held = {}
+    for name in ("race-a", "race-b"):
+        status = custom.get_namespaced_custom_object(GROUP, VERSION, suite, "computepools", name)["status"]
+        held[name] = sorted(host for pool in status["allocatedMachinePools"] for host in pool["hosts"])
+    assert not set(held["race-a"]) & set(held["race-b"]), held
+    labels = node_labels(core_v1, [f"{suite}-cpu-{i}" for i in (1, 2)] + [f"{suite}-gpu-{i}" for i in range(1, 5)])
+    for name, hosts in held.items():
+        assert all(labels[host].get(CP_KEY) == name for host in hosts), (name, labels)
+    for name in ("race-a", "race-b"):
+        ok(run_module("compute_pool", {"name": name, "namespace": suite, "state": "absent"}, kubeconfig))
