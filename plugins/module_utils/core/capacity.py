@@ -205,16 +205,17 @@ def quota_errors(tenant, tenant_quota, project_quotas):
     return errors
 
 
-def quota_capacity_warnings(owner, quota, capacity):
+def quota_capacity_warnings(owner, quota, capacity, where="the cluster"):
     """Flag a quota the cluster's GPUs of that family cannot hold. capacity: {kind name: GPUs in the cluster};
-    a quota family counts every kind it covers (NVIDIA-A100: the 80 GB and the 40 GB ones)."""
+    a quota family counts every kind it covers (NVIDIA-A100: the 80 GB and the 40 GB ones). where: what capacity
+    counts, for the message."""
     kinds = _by_family(capacity)
     warnings = []
     for family, count in sorted(_by_family(quota).items()):
         have = sum(n for kind, n in kinds.items() if covers(family, kind))
         if count > have:
-            warnings.append("%s quota %d x %s exceeds the %d %s GPUs in the cluster: over by %d"
-                            % (owner, count, family, have, family, count - have))
+            warnings.append("%s quota %d x %s exceeds the %d %s GPUs in %s: over by %d"
+                            % (owner, count, family, have, family, where, count - have))
     return warnings
 
 

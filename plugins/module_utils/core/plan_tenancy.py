@@ -11,6 +11,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps impor
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     gpu_usage, quota_capacity_warnings, quota_errors, usage_by_quota)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.registration import spoke_gpus
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
     QUOTA_NAME, pool_access_pools, read_quota_annotation, render_project, render_tenant, render_tenant_status,
@@ -106,17 +107,17 @@ class Tenancy(object):
 
     def plan(self):
         p = self.p
-        capacity = gpus_by_family(p.state.items("Node"))
+        capacity, where = self.capacity()
         for entry in p.spec.of("tenant"):
             if entry.present:
                 name, quota = entry.spec
                 p.apply("tenant", render_tenant(name, quota), self.live_tenants.get(name), entry)
-                p.warnings.extend(quota_capacity_warnings("tenant %s" % name, dict(quota), capacity))
+                p.warnings.extend(quota_capacity_warnings("tenant %s" % name, dict(quota), capacity, where))
                 p.report(entry, {"name": name, "state": "present", "gpu_quota": dict(quota),
                                  "assigned": self._assigned(name), "projects": sorted(self.projects_of(name))})
         for entry in p.spec.of("project"):
             if entry.present:
-                self._plan_project(entry, capacity)
+                self._plan_project(entry, capacity, where)
         for tenant in sorted(self.touched_tenants):
             if tenant in self.tenants:
                 p.errors.extend(quota_errors(tenant, self.tenants[tenant], self.projects_of(tenant)))
@@ -125,6 +126,16 @@ class Tenancy(object):
         for entry in self.removed_tenants:
             self._remove_tenant(entry)
 
+    def capacity(self):
+        """({family: GPUs}, what that counts): the hub's own Nodes plus what each spoke gpufabric registered
+        reported (its ManagedCluster), since projects' apps run on the spokes too."""
+        capacity = dict(gpus_by_family(self.p.state.items("Node")))
+        spokes = [cluster for cluster in self.p.state.items("ManagedCluster") if managed(cluster)]
+        for cluster in spokes:
+            for family, count in spoke_gpus(cluster, self.p.prefix).items():
+                capacity[family] = capacity.get(family, 0) + count
+        return capacity, ("the hub and its %d registered spoke(s)" % len(spokes) if spokes else "the cluster")
+
     def _assigned(self, tenant):
         assigned = {}
         for quota in self.projects_of(tenant).values():
@@ -132,7 +143,7 @@ class Tenancy(object):
                 assigned[family] = assigned.get(family, 0) + count
         return assigned
 
-    def _plan_project(self, entry, capacity):
+    def _plan_project(self, entry, capacity, where):
         p, spec = self.p, entry.spec
         namespace = p.state.get("Namespace", spec.name)
         if terminating(namespace):
@@ -148,7 +159,7 @@ class Tenancy(object):
                                "shrink apps first (short by %d)" % (spec.name, used[family], family,
                                                                     quota.get(family, 0),
                                                                     used[family] - quota.get(family, 0)))
-        p.warnings.extend(quota_capacity_warnings("project %s" % spec.name, quota, capacity))
+        p.warnings.extend(quota_capacity_warnings("project %s" % spec.name, quota, capacity, where))
         desired = render_project(spec, p.prefix)
         owned = self.owned(spec.name)
         for obj in desired:

@@ -324,6 +324,18 @@ def inventory_labels(inventory, prefix):
     return labels, annotations, warnings
 
 
+def spoke_gpus(managed_cluster, prefix):
+    """{family: GPUs} a registered spoke reported at registration (its ManagedCluster's <prefix>/gpus-by-family);
+    empty for a cluster gpufabric did not register."""
+    text = (((managed_cluster or {}).get("metadata") or {}).get("annotations") or {}).get(prefix + "/gpus-by-family")
+    counts = {}
+    for item in (text or "").split(","):
+        family, sep, count = item.rpartition("=")
+        if sep and family and count.isdigit():
+            counts[family] = counts.get(family, 0) + int(count)
+    return counts
+
+
 # -- objects -----------------------------------------------------------------------------------------------------------
 
 def _meta(name, namespace=None, labels=None, annotations=None):

@@ -23,6 +23,7 @@ LISTS = {
     "Tenant": (None, None),
     "Pool": (None, None),
     "ComputePool": (None, None),
+    "EdgeHost": (None, None),
     "ScalingPolicy": (None, None),
     "ResourceQuota": (MANAGED_SELECTOR, None),
     "Role": (MANAGED_SELECTOR, None),
@@ -30,14 +31,17 @@ LISTS = {
     "Deployment": (APP_LABEL, None),
     "Job": (APP_LABEL, None),
     "ManifestWork": (APP_LABEL, None),
+    "ManagedCluster": (MANAGED_SELECTOR, None),
 }
 
 # What each kind of entry reads. Nodes are read by every kind that counts or places GPUs.
 READS = {
-    "tenant": ("Tenant", "Namespace", "Node"),
-    "project": ("Tenant", "Namespace", "ResourceQuota", "Role", "RoleBinding", "Deployment", "Job", "Node"),
+    "tenant": ("Tenant", "Namespace", "Node", "ManagedCluster"),
+    "project": ("Tenant", "Namespace", "ResourceQuota", "Role", "RoleBinding", "Deployment", "Job", "Node",
+                "ManagedCluster"),
     "pool_label": ("Node", "Pod", "Pool", "Deployment", "Job"),
-    "compute_pool": ("Node", "Namespace", "ComputePool", "ScalingPolicy", "Deployment", "Job"),
+    # EdgeHosts: the bare-metal hosts of compute pools with host_source edgehosts (none where the CRD is missing).
+    "compute_pool": ("Node", "Namespace", "ComputePool", "EdgeHost", "ScalingPolicy", "Deployment", "Job"),
     "app_deployment": ("Namespace", "Node", "Pod", "Pool", "ComputePool", "Deployment", "Job", "ManifestWork"),
 }
 # What a run reads on a spoke its entries name: the nodes and pods its pools and compute pools hold, its
