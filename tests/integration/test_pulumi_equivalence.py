@@ -38,6 +38,7 @@ import copy
 import json
 import secrets
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -53,10 +54,11 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from pulumi.runtime.mocks import MockMonitor
 
-from tests.harness.ansible import run_module
+from tests.harness.ansible import ansible_env, run_module
 from tests.harness.collection import REPO, ensure_collection_path
 from tests.harness.controlplane import ControlPlane
-from tests.harness.demo import EDGE_HOSTS, NODES, PODS
+from tests.harness.demo import EDGE_HOSTS, NODES, PODS, SPOKE_NODES
+from tests.harness.fleet import Fleet
 from tests.harness.nodes import create_node, create_pod
 
 pytestmark = pytest.mark.integration
@@ -400,6 +402,9 @@ def normalised(obj, facts=None):
         obj.pop("secrets", None)  # the token controller's
     if obj["kind"] == "Secret" and obj.get("type") == TOKEN_TYPE:
         obj.pop("data", None)  # the token controller's
+    elif obj["kind"] == "Secret":  # compared as the text it holds, where a fleet's own facts can be replaced
+        obj["data"] = dict((key, base64.b64decode(value).decode("utf-8", "replace"))
+                           for key, value in (obj.get("data") or {}).items())
     text = json.dumps(obj, sort_keys=True)
     for real, placeholder in sorted((facts or {}).items(), key=lambda item: -len(item[0])):
         text = text.replace(real, placeholder)
@@ -468,14 +473,15 @@ def populate(plane):
         create_pod(core, namespace, name, node, gpus=gpus, node_selector={PREFIX + "/pool": pool})
 
 
-def remove_collection_manifests(plane):
+def remove_collection_manifests(plane, kinds=None):
     """What the harness installs on every control plane and the program declares itself: CRDs and RBAC from
-    manifests/. Removed from the Pulumi side so its first `pulumi up` starts from a cluster without them."""
+    manifests/ (of `kinds`, when given). Removed from the Pulumi side so its first `pulumi up` starts from a
+    cluster without them."""
     api = plane.api_client()
     server = dynamic.DynamicClient(api)
     for path in sorted((REPO / "manifests").glob("*/*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
-            if document:
+            if document and (kinds is None or document["kind"] in kinds):
                 resource = server.resources.get(api_version=document["apiVersion"], kind=document["kind"])
                 resource.delete(name=document["metadata"]["name"])
                 wait_until("%s removed" % document["metadata"]["name"], lambda r=resource, d=document: _gone(
@@ -582,3 +588,150 @@ def test_a_node_leaving_a_pool_loses_its_label_on_both_servers(demo):
     assert steps == [("delete", "cpu-node-2"), ("update", "compute-pool")]
     left, right = demo.compare()
     assert right[("Pool", "", "compute-pool")]["spec"]["nodes"] == [{"name": "cpu-node-1"}]
+
+
+
+def test_removing_a_project_with_its_apps_is_stopped_by_protect(demo):
+    """vision, its compute pool and its app leave the spec together: the core plans that removal (nothing would
+    stay in the namespace), but the namespace was protected while it held the app, so the deletions stop before
+    the first one and the app keeps running."""
+    spec = demo.folder / "changed" / DEMO.name
+    document = yaml.safe_load(spec.read_text())
+    document["projects"] = [p for p in document["projects"] if p["name"] != "vision"]
+    document["compute_pools"] = []
+    document["apps"] = [app for app in document["apps"] if app["namespace"] != "vision"]
+    spec.write_text(yaml.safe_dump(document))
+    with pytest.raises(ProtectedError) as error:
+        demo.pulumi_run(spec)
+    assert "kubernetes:core/v1:Namespace::vision" in str(error.value)
+    assert [op for op, urn in demo.engine.changes() if op == "delete"] == []
+    apps = client.AppsV1Api(demo.pulumi.api_client())
+    assert apps.read_namespaced_deployment("llm-serve", "vision").metadata.name == "llm-serve"
+
+# -- a hub and two spokes, twice ---------------------------------------------------------------------------------------
+
+FLEET_SPEC = REPO / "playbooks" / "files" / "demo-fleet.yml"
+SPOKES = ("spoke-1", "spoke-2")
+
+
+def populate_fleet(fleet):
+    """The fleet demo's nodes (tests/harness/demo.py): the hub's as in the demo, and each spoke's own."""
+    populate(fleet.hub)
+    for spoke, nodes in SPOKE_NODES.items():
+        core = client.CoreV1Api(fleet.cluster(spoke).api_client())
+        for name, product, gpus in nodes:
+            create_node(core, name, gpu_product=product, gpus=gpus, cpu=64 if gpus else 16,
+                        memory="512Gi" if gpus else "64Gi")
+
+
+def remove_declared_manifests(fleet):
+    """What the harness installs and the program declares itself: on the hub the CRDs and RBAC of manifests/, on
+    each spoke the CRDs and ClusterRoles (registration puts no binding there; the harness's stays, on both
+    sides)."""
+    remove_collection_manifests(fleet.hub)
+    for spoke in SPOKES:
+        remove_collection_manifests(fleet.cluster(spoke), kinds=("CustomResourceDefinition", "ClusterRole"))
+
+
+def fleet_facts(fleet):
+    """{text particular to this fleet: placeholder}: each server's URL, CA, kube-system uid, and the tokens the
+    token controllers issued for the identities registration made."""
+    facts = {}
+    for plane in fleet.clusters:
+        core = client.CoreV1Api(plane.api_client())
+        facts[plane.server] = "<%s-url>" % plane.name
+        facts[plane.ca_cert.read_text()] = "<%s-ca>" % plane.name
+        facts[core.read_namespace("kube-system").metadata.uid] = "<%s-uid>" % plane.name
+        for namespace, name in (("open-cluster-management", "gpufabric-bootstrap-token"),
+                                ("gpufabric-system", "gpufabric-hub-token")):
+            try:
+                data = core.read_namespaced_secret(name, namespace).data or {}
+            except ApiException as error:
+                if error.status == 404:
+                    continue
+                raise
+            if data.get("token"):
+                facts[base64.b64decode(data["token"]).decode()] = "<%s-%s>" % (plane.name, name)
+    return facts
+
+
+@dataclass
+class FleetSides:
+    ansible: Fleet
+    pulumi: Fleet
+    engine: Engine
+    folder: Path
+
+    def ansible_run(self, spec_path):
+        inventory = self.folder / "inventory.yml"
+        kubeconfig = str(self.ansible.kubeconfig)
+        inventory.write_text(yaml.safe_dump({"all": {
+            "vars": {"hub_connection": {"kubeconfig": kubeconfig, "context": "hub-admin"}},
+            "children": {"hub": {"hosts": {"hub-cluster": None}},
+                         "spokes": {"hosts": dict((name, {"spoke": {"cluster": {
+                             "kubeconfig": kubeconfig, "context": "%s-operator" % name}}}) for name in SPOKES)}}}}))
+        env = ansible_env()
+        env["ANSIBLE_PYTHON_INTERPRETER"] = sys.executable
+        out = subprocess.run([str(Path(sys.executable).with_name("ansible-playbook")), "-i", str(inventory),
+                              str(REPO / "playbooks" / "site.yml"), "-e", json.dumps({"fabric_spec": str(spec_path)})],
+                             capture_output=True, text=True, env=env, cwd=str(REPO), check=False)
+        assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+        return out.stdout
+
+    def pulumi_run(self, spec_path):
+        from gpufabric_pulumi.config import StackConfig
+        from gpufabric_pulumi.program import declare_stack
+
+        connections = dict((name, {"context": "%s-admin" % name}) for name in SPOKES)
+        return self.engine.up(lambda: declare_stack(StackConfig.load()), {
+            "spec": str(spec_path), "kubeconfig": str(self.pulumi.kubeconfig), "context": "hub-admin",
+            "spokeConnections": json.dumps(connections)})
+
+    def compare(self):
+        """Cluster by cluster, with each fleet's own URLs, CAs, uids and tokens replaced by the same placeholders."""
+        found = {}
+        facts = (fleet_facts(self.ansible), fleet_facts(self.pulumi))
+        for name in ("hub",) + SPOKES:
+            left = snapshot(self.ansible.cluster(name).api_client(), facts[0])
+            right = snapshot(self.pulumi.cluster(name).api_client(), facts[1])
+            assert differences(left, right) == [], name
+            found[name] = (left, right)
+        return found
+
+
+@pytest.fixture(scope="module")
+def fleets(demo, tmp_path_factory):
+    """Two fleets (a hub and two spokes each), started once the single-cluster planes are down."""
+    for plane in (demo.ansible, demo.pulumi):
+        plane.down(quiet=True)
+    folder = tmp_path_factory.mktemp("pulumi-fleets")
+    started = []
+    try:
+        for side in ("ansible", "pulumi"):
+            fleet = Fleet.at(folder / side, spokes=len(SPOKES)).up()
+            started.append(fleet)
+            populate_fleet(fleet)
+        remove_declared_manifests(started[1])
+        yield FleetSides(started[0], started[1], Engine("fleet"), folder)
+    finally:
+        for fleet in started:
+            fleet.down(quiet=True)
+
+
+def test_fleet_spec_gives_the_same_objects_on_the_hub_and_each_spoke(fleets):
+    fleets.ansible_run(FLEET_SPEC)
+    outputs = fleets.pulumi_run(FLEET_SPEC)
+    found = fleets.compare()
+    hub, spoke_1 = found["hub"][1], found["spoke-1"][1]
+    assert ("ManagedCluster", "", "spoke-1") in hub and ("Secret", "spoke-1", "gpufabric-spoke-connection") in hub
+    assert ("Klusterlet", "", "klusterlet") in spoke_1
+    assert ("Deployment", "vision", "finetune") in spoke_1
+    assert outputs["spokes"]["spoke-1"]["apps"] == ["vision/finetune"]
+    assert outputs["spokes"]["spoke-2"]["apps"] == ["nlp/embed"]
+
+
+def test_the_fleet_rerun_changes_nothing(fleets):
+    fleets.ansible_run(FLEET_SPEC)
+    fleets.pulumi_run(FLEET_SPEC)
+    assert fleets.engine.changes() == []
+    fleets.compare()
