@@ -50,6 +50,10 @@ def _kubeconfig_secrets(value):
     return found
 
 
+def _row_key(item):
+    return tuple(item.get(key, "") for key in ("kind", "namespace", "name"))
+
+
 def _identity(cluster, default):
     return getattr(cluster.connection, "identity", None) or default
 
@@ -366,8 +370,8 @@ class SpokeInfoRunner(object):
                       "delivery": "manifestwork"} for work in works if work["metadata"].get("namespace") == name]
             bound = [{"namespace": pool["metadata"].get("namespace", ""), "name": pool["metadata"]["name"]}
                      for pool in pools if ((pool.get("spec") or {}).get("spoke") or "") == name]
-            key = lambda item: tuple(item.get(k, "") for k in ("kind", "namespace", "name"))  # noqa: E731
-            return spoke_row(cluster, self.prefix, reached, error, sorted(bound, key=key), sorted(apps, key=key))
+            return spoke_row(cluster, self.prefix, reached, error, sorted(bound, key=_row_key),
+                             sorted(apps, key=_row_key))
 
         rows = []
         if clusters:

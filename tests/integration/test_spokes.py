@@ -450,8 +450,8 @@ def registration_objects(fleet_api_client, name):
     }
 
 
-def test_deregistration_is_refused_while_a_compute_pool_names_the_spoke(fleet, docs, registered, fleet_api_client,
-                                                                       fleet_writes):
+def test_deregistration_is_refused_while_a_compute_pool_names_the_spoke(
+        fleet, docs, registered, fleet_api_client, fleet_writes):
     custom_hub = api(fleet_api_client, "hub", "custom")
     api(fleet_api_client, "hub").create_namespace({"metadata": {"name": "edge-team"}})
     custom_hub.create_namespaced_custom_object("gpufabric.io", "v1alpha1", "edge-team", "computepools",
@@ -518,8 +518,8 @@ def bare_hub(tmp_path_factory):
     plane.down(quiet=True)
 
 
-def test_a_hub_without_ocm_kinds_is_refused_naming_them_then_installed_from_named_files(fleet, bare_hub, docs,
-                                                                                         fleet_writes):
+def test_a_hub_without_ocm_kinds_is_refused_naming_them_then_installed_from_named_files(
+        fleet, bare_hub, docs, fleet_writes):
     from tests.conftest import WriteCounter
     from tests.harness.audit import AuditLog
 
@@ -552,4 +552,3 @@ def test_a_hub_without_ocm_kinds_is_refused_naming_them_then_installed_from_name
     again = ok(run_module("hub", {"manifests": docs, "ocm_crds": ocm}, str(bare_hub.kubeconfig), "operator"))
     assert again["changed"] is False and again["hub"]["ocm"]["installed"] == []
     assert counter.count() == 0, counter.describe()
-

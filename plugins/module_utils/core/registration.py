@@ -232,8 +232,12 @@ def parse_manifests(documents, option="manifests"):
             continue
         {"CustomResourceDefinition": crds, "ClusterRole": roles, "ClusterRoleBinding": bindings}[kind].append(document)
     raise_if(errors)
-    key = lambda obj: obj["metadata"]["name"]  # noqa: E731
-    return Manifests(tuple(sorted(crds, key=key)), tuple(sorted(roles, key=key)), tuple(sorted(bindings, key=key)))
+    return Manifests(tuple(sorted(crds, key=_name)), tuple(sorted(roles, key=_name)),
+                     tuple(sorted(bindings, key=_name)))
+
+
+def _name(obj):
+    return obj["metadata"]["name"]
 
 
 def crd_kind(crd):
@@ -381,15 +385,13 @@ def cluster_role_binding(name, role, account, namespace, spoke=None):
 def bootstrap_cluster_role():
     """What an OCM agent does with the bootstrap identity before its cluster is accepted, and nothing more: ask for
     a client certificate (certificate signing requests), create and read its ManagedCluster, join a cluster set."""
-    return {"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": _meta(BOOTSTRAP_IDENTITY),
-            "rules": [
-                {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
-                 "verbs": ["create", "get", "list", "watch"]},
-                {"apiGroups": ["cluster.open-cluster-management.io"], "resources": ["managedclusters"],
-                 "verbs": ["get", "create"]},
-                {"apiGroups": ["cluster.open-cluster-management.io"], "resources": ["managedclustersets/join"],
-                 "verbs": ["create"]},
-            ]}
+    rules = [{"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
+              "verbs": ["create", "get", "list", "watch"]},
+             {"apiGroups": ["cluster.open-cluster-management.io"], "resources": ["managedclusters"],
+              "verbs": ["get", "create"]},
+             {"apiGroups": ["cluster.open-cluster-management.io"], "resources": ["managedclustersets/join"],
+              "verbs": ["create"]}]
+    return {"apiVersion": RBAC_API, "kind": "ClusterRole", "metadata": _meta(BOOTSTRAP_IDENTITY), "rules": rules}
 
 
 def kubeconfig_dict(cluster, server, ca, user, token):
@@ -771,4 +773,3 @@ def spoke_row(cluster, prefix, reached=None, error="", compute_pools=(), apps=()
         row["kubernetes_version"] = reached.get("version", "")
         row.update(reached["inventory"].to_dict())
     return row
-

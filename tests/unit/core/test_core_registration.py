@@ -134,8 +134,8 @@ def test_more_gpus_change_only_the_managed_cluster():
     first = plan_registration(spec(), HUB_FACTS, facts(), Live(), [], MANIFESTS, P)
     live = applied(Live(), first.writes)
     more = facts(nodes=[node("gpu-1", gpus=4, product="NVIDIA-L40S")])
-    plan = plan_registration(spec(), HUB_FACTS, more, live, [], MANIFESTS, P, live.get(HUB, "ManagedClusterSet",
-                                                                                      "default"))
+    cluster_set = live.get(HUB, "ManagedClusterSet", "default")
+    plan = plan_registration(spec(), HUB_FACTS, more, live, [], MANIFESTS, P, cluster_set)
     assert [w.key for w in plan.writes] == ["ManagedCluster/edge-a"]
 
 
