@@ -9,8 +9,8 @@ or moving a node between pools, never renames a resource (a rename is a delete r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from dataclasses import dataclass, replace
+from typing import Dict, List, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import APP_LABEL
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
@@ -65,21 +65,6 @@ class Item:
     @property
     def name(self) -> str:
         return resource_name(self.key)
-
-
-@dataclass
-class Desired:
-    """Every item in declaration order (each after what it depends on), and the components in creation order
-    with their entries' summaries (what the component outputs)."""
-
-    items: List[Item] = field(default_factory=list)
-    components: Dict[Tuple[str, str], dict] = field(default_factory=dict)
-
-    def of(self, owner) -> List[Item]:
-        return [item for item in self.items if item.owner == owner]
-
-    def get(self, key: Key) -> Optional[Item]:
-        return next((item for item in self.items if item.key == key), None)
 
 
 def component_of(entry) -> Tuple[str, str]:

@@ -25,7 +25,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.registrati
     AGENT_NAMESPACE, BOOTSTRAP_SECRET, BOOTSTRAP_TOKEN, CONNECTION_SECRET, HUB_IDENTITY_TOKEN, HUB_KINDS,
     HUB_NAMESPACE, SPOKE_KINDS, SPOKE_NAMESPACE, HubFacts, Live, Manifests, SpokeFacts, bootstrap_secret,
     connection_secret, gpu_inventory, hub_module_reads, managed, missing_kind_errors, parse_manifests, plan_hub,
-    plan_registration, spoke_reads)
+    plan_registration)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import FINGERPRINT
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.spokes import (
     ca_text, get_objects, served_kinds)

@@ -141,12 +141,14 @@ class FakeConnection:
 
 
 class FakeCluster:
-    """LIST and GET answered from {kind: [objects]}; any other request is a test failure."""
+    """LIST and GET answered from {kind: [objects]}, and API discovery from the kinds served; any other request is
+    a test failure."""
 
-    def __init__(self, objects: Optional[dict] = None, host: str = "https://hub.example:6443"):
+    def __init__(self, objects: Optional[dict] = None, host: str = "https://hub.example:6443", served=()):
         self.objects = dict(objects or {})
         self.connection = FakeConnection()
         self.connection.host = host
+        self.served = dict(served)  # api version -> kinds
 
     def list(self, kind, namespace=None, label_selector=None, field_selector=None):
         items = [obj for obj in self.objects.get(kind, []) if namespace is None
@@ -163,4 +165,7 @@ class FakeCluster:
                      and (obj["metadata"].get("namespace") or None) == (namespace or None)), None)
 
     def request(self, method, path, body=None, query=None, content_type=None):
+        if method == "GET" and path.startswith("/apis/"):
+            kinds = self.served.get(path[len("/apis/"):], ())
+            return {"resources": [{"name": kind.lower() + "s", "kind": kind} for kind in kinds]}
         raise AssertionError("the program sent %s %s to a cluster it should only read" % (method, path))

@@ -5,6 +5,8 @@ tests/integration/test_pulumi_equivalence.py."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 from pathlib import Path
 
@@ -101,10 +103,10 @@ def test_compute_pool_hosts_are_allocated_by_the_core_and_labelled(demo):
     """The compute pool's hosts: seed 000's control plane host and both A100 hosts, as node labels."""
     patches = dict((d.name, d.obj["metadata"]["labels"]) for d in demo.of_type(PATCH_TYPE))
     hosts = dict((name, labels) for name, labels in patches.items() if PREFIX + "/compute-pool" in labels)
+    workers = {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "worker-pool-nvidia-amd64-0"}
     assert hosts == {
         "host-uid-1": {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "control-plane-pool"},
-        "host-uid-3": {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "worker-pool-nvidia-amd64-0"},
-        "host-uid-4": {PREFIX + "/compute-pool": "vision-cluster", PREFIX + "/machine-pool": "worker-pool-nvidia-amd64-0"}}
+        "host-uid-3": workers, "host-uid-4": workers}
 
 
 def test_node_patches_are_named_by_node_and_write_only_keys_under_the_prefix(demo):
@@ -453,3 +455,83 @@ def test_one_provider_per_cluster_with_the_kubeconfig_kept_secret(tmp_path):
                                        "enableServerSideApply": "true"}
     patch = result.one(PATCH_TYPE, "edge-a:e1")
     assert patch.provider == "edge-a" and patch.parent == component_urn("Spoke", "edge-a")
+
+
+# -- hub and spokes ---------------------------------------------------------------------------------------------------
+
+HUB_SERVES = {"cluster.open-cluster-management.io/v1": ["ManagedCluster"],
+              "cluster.open-cluster-management.io/v1beta2": ["ManagedClusterSet"],
+              "work.open-cluster-management.io/v1": ["ManifestWork"]}
+SPOKE_SERVES = {"operator.open-cluster-management.io/v1": ["Klusterlet"]}
+
+
+def kube_system(uid):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "uid": uid}}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """Two spokes in the default cluster set, a compute pool on spoke-1's nodes and an app on it."""
+    spec = write_spec(tmp_path_factory.mktemp("fleet"),
+                      spokes=[{"name": "spoke-1"}, {"name": "spoke-2"}],
+                      projects=[{"name": "vision", "gpu_quota": {"NVIDIA-A100": 16}}],
+                      compute_pools=[{"name": "train", "namespace": "vision", "spoke": "spoke-1",
+                                      "mode": "shared", "control_plane": {"node_count": 1},
+                                      "worker_pools": [{"name": "w", "gpu": {"family": "NVIDIA-A100", "count": 8},
+                                                        "min_worker_nodes": 1}]}],
+                      apps=[{"name": "finetune", "namespace": "vision", "compute_pool": "train",
+                             "image": "example/train:1", "resources": {"gpu": 8}}])
+    hub = FakeCluster({"Node": [], "Namespace": [kube_system("hub-uid")]}, served=HUB_SERVES)
+    spokes = dict((name, FakeCluster({"Namespace": [kube_system(name + "-uid")], "Node": [
+        demo_node(name + "-cpu", None, 0), demo_node(name + "-gpu", "NVIDIA-A100-SXM4-80GB", 8)]},
+        host="https://%s.example:6443" % name, served=SPOKE_SERVES)) for name in ("spoke-1", "spoke-2"))
+    config = StackConfig(spec=spec, spokes=dict((name, Connection(context=name)) for name in spokes))
+    return run(lambda: export(build(config, Clusters(hub, spokes))))
+
+
+def test_each_spoke_is_registered_from_both_ends(fleet):
+    for name in ("spoke-1", "spoke-2"):
+        spoke = component_urn("Spoke", name)
+        managed = fleet.one("ManagedCluster", name)
+        assert managed.parent == spoke and managed.provider == "hub"
+        assert managed.obj["spec"]["hubAcceptsClient"] is True
+        assert managed.obj["spec"]["managedClusterClientConfigs"] == [{"url": "https://%s.example:6443" % name}]
+        assert managed.obj["metadata"]["annotations"]["gpufabric.io/cluster-uid"] == name + "-uid"
+        klusterlet = fleet.one("Klusterlet", "%s:klusterlet" % name)
+        assert klusterlet.parent == spoke and klusterlet.provider == name
+        bootstrap = fleet.one("core/v1:Secret", "%s:open-cluster-management-agent/bootstrap-hub-kubeconfig" % name)
+        assert fleet.depends_on(klusterlet, bootstrap)
+        assert "pools.gpufabric.io" in [d.obj["metadata"]["name"] for d in fleet.of_type("CustomResourceDefinition")
+                                        if d.provider == name]
+    sets = fleet.of_type("ManagedClusterSet")
+    assert [(d.name, d.parent) for d in sets] == [("default", component_urn("Hub", "hub"))]
+    assert all(fleet.depends_on(fleet.one("ManagedCluster", name), sets[0]) for name in ("spoke-1", "spoke-2"))
+
+
+def test_kubeconfigs_holding_issued_tokens_are_rendered_by_the_core_and_kept_secret(fleet):
+    """The bootstrap kubeconfig on a spoke carries the hub's bootstrap token, the connection on the hub the hub
+    identity's token on the spoke: both Secrets wait for the token Secret and hold their data as a secret."""
+    token = fleet.one("core/v1:Secret", "open-cluster-management/gpufabric-bootstrap-token")
+    bootstrap = fleet.one("core/v1:Secret", "spoke-1:open-cluster-management-agent/bootstrap-hub-kubeconfig")
+    assert fleet.depends_on(bootstrap, token) and is_secret(bootstrap.inputs["data"])
+    kubeconfig = json.loads(base64.b64decode(bootstrap.obj["data"]["kubeconfig"]))
+    assert kubeconfig["clusters"][0]["cluster"]["server"] == "https://hub.example:6443"
+    assert kubeconfig["users"][0]["name"] == "gpufabric-bootstrap"
+    spoke_token = fleet.one("core/v1:Secret", "spoke-1:gpufabric-system/gpufabric-hub-token")
+    connection = fleet.one("core/v1:Secret", "spoke-1/gpufabric-spoke-connection")
+    assert fleet.depends_on(connection, spoke_token) and is_secret(connection.inputs["data"])
+    assert connection.provider == "hub" and spoke_token.provider == "spoke-1"
+
+
+def test_a_spokes_compute_pool_hosts_and_apps_are_on_the_spoke(fleet):
+    pool = fleet.one("v1alpha1:ComputePool", "vision/train")
+    assert pool.provider == "hub" and pool.obj["spec"]["spoke"] == "spoke-1"
+    patches = dict((d.name, d) for d in fleet.of_type(PATCH_TYPE))
+    assert sorted(patches) == ["spoke-1:spoke-1-cpu", "spoke-1:spoke-1-gpu"]
+    assert all(d.provider == "spoke-1" and d.parent == component_urn("Spoke", "spoke-1") for d in patches.values())
+    app = fleet.one("kubernetes:apps/v1:Deployment", "spoke-1:vision/finetune")
+    assert app.provider == "spoke-1" and fleet.depends_on(app, pool)
+    assert fleet.depends_on(app, fleet.one(NS_TYPE, "spoke-1:vision"))
+    assert fleet.outputs["spokes"] == {"spoke-1": {"apps": ["vision/finetune"], "computePools": ["vision/train"],
+                                                   "pools": []},
+                                       "spoke-2": {"apps": [], "computePools": [], "pools": []}}
