@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 import pulumi
 import pulumi_kubernetes as kubernetes
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import SPOKE_READS
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
 from gpufabric_pulumi import REPO
@@ -53,6 +54,8 @@ def build(config: StackConfig, clusters=None) -> Build:
     fabric = load_fabric(config.spec, config.label_prefix,
                          dict((name, connection.options()) for name, connection in config.spokes.items()))
     connections = dict(config.spokes)
+    if "hub" in connections or any(spoke.name == "hub" for spoke in fabric.spokes):
+        raise FabricError(["a spoke may not be named hub: the hub's provider and component carry that name"])
     for spoke in fabric.spokes:
         connections[spoke.name] = spoke_connection(config, spoke)
     connections[HUB] = config.hub

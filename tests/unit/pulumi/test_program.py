@@ -415,6 +415,7 @@ def test_every_key_the_program_reads_is_declared_in_pulumi_yaml_with_its_type():
 def test_the_sample_stack_sets_only_declared_keys_and_no_secret_in_clear():
     sample = yaml.safe_load((REPO / "pulumi" / "Pulumi.dev.yaml").read_text())["config"]
     declared = pulumi_yaml()["config"]
+    assert (REPO / "pulumi" / sample["gpufabric:spec"]).exists()
     for key, value in sample.items():
         project, _, name = key.partition(":")
         assert project == pulumi_yaml()["name"] and name in declared, key
@@ -535,3 +536,11 @@ def test_a_spokes_compute_pool_hosts_and_apps_are_on_the_spoke(fleet):
     assert fleet.outputs["spokes"] == {"spoke-1": {"apps": ["vision/finetune"], "computePools": ["vision/train"],
                                                    "pools": []},
                                        "spoke-2": {"apps": [], "computePools": [], "pools": []}}
+
+
+def test_a_spoke_named_like_the_hub_is_refused(tmp_path):
+    spec = write_spec(tmp_path, spokes=[{"name": "hub"}])
+    config = StackConfig(spec=spec, spokes={"hub": Connection(context="hub")})
+    with pytest.raises(FabricError) as error:
+        build(config, Clusters(FakeCluster({"Node": []}, served=HUB_SERVES), {}))
+    assert "a spoke may not be named hub" in str(error.value)
