@@ -236,6 +236,19 @@ options:
         C(memory_mib)), C(labels), C(status) and C(status_updated_at).
     type: list
     elements: dict
+  host_source:
+    description:
+      - Where the hosts come from when no O(hosts) list is given.
+      - V(nodes) - the Nodes of the cluster the compute pool's hosts are on (the hub's, or O(spoke)'s).
+      - V(edgehosts) - the hub's C(EdgeHost) objects, bare-metal hosts the appliance linked to the hub
+        (C(playbooks/appliance.yml)); the facts they last reported, health from their status, resource groups from
+        their labels under O(resource_group_prefix). The allocation follows the same rules and is recorded in the
+        C(ComputePool) status only (no Node labels). O(spoke) is then required - the name of the cluster the hosts
+        become (C(playbooks/spoke-cluster.yml) installs it and registers it under that name); apps on the compute
+        pool are written there.
+    type: str
+    choices: [nodes, edgehosts]
+    default: nodes
   state:
     description:
       - V(absent) deletes the machines first (hosts marked Deleting, labels removed), then the C(ComputePool).

@@ -161,6 +161,51 @@ def host_from_node(node, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG
         uid=metadata.get("uid"))
 
 
+def host_from_edgehost(edgehost, rg_prefix=DEFAULT_RG_PREFIX):
+    """An EdgeHost object (a bare-metal host linked to the hub) -> Host. The facts are those it last reported
+    (status), else those it registered with (spec); health is status.health (no report yet: Provisioning); its
+    labels under `rg_prefix` are its resource groups. Compute pools record EdgeHosts in their status only, so the
+    host carries no assignment. A host this model cannot read is Unsupported, as a Node would be."""
+    metadata = edgehost.get("metadata") or {}
+    spec, status = edgehost.get("spec") or {}, edgehost.get("status") or {}
+    facts = status if status.get("architecture") else spec
+    name = metadata.get("name") or "<unnamed>"
+    labels = dict(metadata.get("labels") or {})
+    errors = []
+    architecture = normalise_architecture(facts.get("architecture") or "")
+    try:
+        cpu, memory = parse_quantity(facts.get("cpus", 0)), parse_quantity(facts.get("memory", 0))
+    except ValueError as exc:
+        errors.append("edge host %s: %s" % (name, exc))
+        cpu = memory = Fraction(0)
+    groups = {}
+    for row in facts.get("gpus") or ():
+        count = _int_quantity((row or {}).get("count", 0), "edge host %s: gpu count" % name, errors)
+        memory_mib = (row or {}).get("memoryMiB")
+        group = gpu_group((row or {}).get("model") or (row or {}).get("family") or UNKNOWN_GPU_FAMILY, count,
+                          memory_mib if isinstance(memory_mib, int) else None)
+        if count:
+            known = groups.get(group.kind)
+            groups[group.kind] = group if known is None else GpuGroup(group.family, known.count + count,
+                                                                      group.memory_mib)
+    health = status.get("health") or "Provisioning"
+    since = status.get("lastSeen")
+    if health not in HOST_STATUSES:
+        health = "Unknown"
+    if metadata.get("deletionTimestamp"):
+        health, since = "Deleting", metadata["deletionTimestamp"]
+    if architecture is None or errors:
+        architecture = architecture or str(facts.get("architecture") or "").upper() or None
+        health, since = "Unsupported", None
+    return Host(
+        name=name, architecture=architecture, cpu=cpu, memory=memory,
+        gpus=tuple(groups[key] for key in sorted(groups)),
+        labels=tuple(sorted(labels.items())),
+        resource_groups=tuple(sorted((key[len(rg_prefix):], value) for key, value in labels.items()
+                                     if key.startswith(rg_prefix))),
+        status=health, status_updated_at=since, uid=metadata.get("uid"))
+
+
 def host_from_dict(entry, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX):
     """A bare-metal inventory entry (snake_case keys) -> Host.
 
@@ -240,9 +285,11 @@ def host_from_dict(entry, label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_R
         uid=entry.get("uid"))
 
 
-def parse_hosts(nodes=(), inventory=(), label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX):
-    """Nodes and/or inventory entries -> hosts sorted by name; all errors (including duplicates) raised together."""
-    hosts, errors = [], []
+def parse_hosts(nodes=(), inventory=(), label_prefix=DEFAULT_LABEL_PREFIX, rg_prefix=DEFAULT_RG_PREFIX,
+                edgehosts=()):
+    """Nodes, EdgeHosts and/or inventory entries -> hosts sorted by name; all errors (including duplicates) raised
+    together."""
+    hosts, errors = [host_from_edgehost(edgehost, rg_prefix) for edgehost in edgehosts], []
     for node in nodes:
         try:
             hosts.append(host_from_node(node, label_prefix, rg_prefix))

@@ -42,6 +42,7 @@ RESOURCES = {
     "ComputePool": ("gpufabric.io/v1alpha1", "computepools", True),
     "ScalingPolicy": ("gpufabric.io/v1alpha1", "scalingpolicies", True),
     "Tenant": ("gpufabric.io/v1alpha1", "tenants", False),
+    "EdgeHost": ("gpufabric.io/v1alpha1", "edgehosts", False),
     "ManifestWork": ("work.open-cluster-management.io/v1", "manifestworks", True),
     # The hub and its spokes: the Secrets the collection keeps (read by name only), identities, CRDs, and the other
     # Open Cluster Management kinds registration writes (core.registration.OCM_KINDS lists all four).
