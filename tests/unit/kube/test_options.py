@@ -120,6 +120,16 @@ def run_module(capsys, args, body):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.fixture(autouse=True)
+def module_process(monkeypatch):
+    """These tests run module code in the test process, where another test may have loaded Ansible's controller
+    side (the filter tests do): then module warnings go to the controller's display instead of the result. A
+    module process never has the controller loaded."""
+    from ansible.module_utils import _internal
+
+    monkeypatch.setattr(_internal, "is_controller", False)
+
+
 def warnings_of(result):
     return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings", [])]
 
