@@ -80,6 +80,7 @@ bench: setup control-plane ## Benchmarks (figures beside their floors; never ass
 	@$(BIN)/python -m tests.bench.bench_modules
 	@$(BIN)/python -m tests.bench.bench_fabric
 	@$(BIN)/python -m tests.bench.bench_spokes
+	@$(BIN)/python -m tests.bench.bench_appliance
 
 clean: cluster-down ## Remove local state (the cached control-plane binaries stay)
 	@rm -rf $(VENV) $(COLLECTIONS) tests/output
