@@ -64,16 +64,31 @@ def strip_volatile(obj):
     return clean
 
 
+def _by_name(items):
+    """{name: item} of a list of mappings with distinct names; None for any other list."""
+    if not all(isinstance(item, dict) and isinstance(item.get("name"), str) for item in items):
+        return None
+    named = dict((item["name"], item) for item in items)
+    return named if len(named) == len(items) else None
+
+
 def contains(live, desired):
-    """True when every field of `desired` has the same value in `live` (the server may add defaults)."""
+    """True when every field of `desired` has the same value in `live` (the server may add defaults).
+
+    A list of named items (containers, env, volumes) is matched by name: server-side apply merges such a list
+    by name, keeping the order the live list has and adding new names after it, so an env variable added before
+    an existing one is stored after it, and a comparison by position would apply it again on every run."""
     if isinstance(desired, dict):
         return isinstance(live, dict) and all(
             key in live and contains(live[key], value) for key, value in desired.items()
         )
     if isinstance(desired, list):
-        return isinstance(live, list) and len(live) == len(desired) and all(
-            contains(item, wanted) for item, wanted in zip(live, desired)
-        )
+        if not isinstance(live, list) or len(live) != len(desired):
+            return False
+        wanted, found = _by_name(desired), _by_name(live)
+        if wanted is not None and found is not None:
+            return set(wanted) == set(found) and all(contains(found[name], item) for name, item in wanted.items())
+        return all(contains(item, wanted) for item, wanted in zip(live, desired))
     return live == desired
 
 
