@@ -270,7 +270,7 @@ def _join(where, key):
 def _validate(args, spec, where, constraints=None):
     """(params with defaults, errors) for one mapping against an options spec."""
     errors = _unknown(args, spec, where or "options")
-    params = {}
+    params, invalid = {}, set()
     for name, option in spec.items():
         value = args.get(name)
         for alias in option.get("aliases") or ():
@@ -291,6 +291,7 @@ def _validate(args, spec, where, constraints=None):
         if error:
             errors.append(error)
             params[name] = None
+            invalid.add(name)
             continue
         if option.get("type") == "list" and option.get("elements"):
             items = []
@@ -312,31 +313,32 @@ def _validate(args, spec, where, constraints=None):
             errors.append("%s is %s; expected one of %s" % (place, _describe(value),
                                                            ", ".join(str(c) for c in option["choices"])))
         params[name] = value
-    errors += _constraint_errors(params, constraints or {}, where)
+    errors += _constraint_errors(params, constraints or {}, where, invalid)
     return params, errors
 
 
-def _given(params, key):
-    return params.get(key) not in (None, "", [], {})
+def _given(params, key, invalid=()):
+    """Whether the option was given: a value of the wrong type was given too (its own error names it)."""
+    return key in invalid or params.get(key) not in (None, "", [], {})
 
 
-def _constraint_errors(args, constraints, where):
+def _constraint_errors(args, constraints, where, invalid=()):
     """mutually_exclusive, required_one_of and required_if, judged on the parameters with defaults."""
     errors = []
     place = where or "options"
     for group in constraints.get("mutually_exclusive") or ():
-        given = [key for key in group if _given(args, key)]
+        given = [key for key in group if _given(args, key, invalid)]
         if len(given) > 1:
             errors.append("%s: %s are mutually exclusive; give one" % (place, " and ".join(given)))
     for group in constraints.get("required_one_of") or ():
-        if not any(_given(args, key) for key in group):
+        if not any(_given(args, key, invalid) for key in group):
             errors.append("%s: one of %s is required" % (place, ", ".join(group)))
     for rule in constraints.get("required_if") or ():
         key, value, needed = rule[0], rule[1], rule[2]
         any_of = len(rule) > 3 and rule[3]
         if args.get(key) != value:
             continue
-        present = [name for name in needed if _given(args, name)]
+        present = [name for name in needed if _given(args, name, invalid)]
         if any_of and not present:
             errors.append("%s: with %s=%s, one of %s is required" % (place, key, value, ", ".join(needed)))
         elif not any_of and len(present) != len(needed):
