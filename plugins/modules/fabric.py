@@ -126,15 +126,14 @@ writes:
   sample: 0
 """
 
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
 from ansible_collections.gpufabric.platform.plugins.module_utils.runner import FabricRunner
 
 
 def main():
-    module = GpufabricModule(dict(spec=dict(type="dict"), src=dict(type="path"),
-                                  prune=dict(type="bool", default=False), label_prefix=dict(type="str"),
-                                  spoke=dict(type="str")),
-                             required_one_of=[("spec", "src")], mutually_exclusive=[("spec", "src")])
+    module = GpufabricModule(argument_spec("fabric", label_prefix=dict(type="str")), kind="fabric",
+                             **CONSTRAINTS["fabric"])
     module.run(lambda: module.exit_json(**FabricRunner(module).run()))
 
 

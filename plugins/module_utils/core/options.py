@@ -183,10 +183,18 @@ OPTIONS = {
         manifests=dict(type="list", elements="dict", default=[]),
         wait_timeout=dict(type="int", default=60),
     ),
+    # The fabric module's own options; the spec's entries are checked against the kinds above.
+    "fabric": dict(
+        spec=dict(type="dict"),
+        src=dict(type="path"),
+        prune=dict(type="bool", default=False),
+        spoke=dict(type="str"),
+    ),
 }
 
 # Module-level constraints, in AnsibleModule's keyword names.
 CONSTRAINTS = {
+    "fabric": dict(required_one_of=[("spec", "src")], mutually_exclusive=[("spec", "src")]),
     "pool_label": dict(mutually_exclusive=[("nodes", "node_selector", "definition", "src")],
                        required_one_of=[("name", "definition", "src")]),
     "app_deployment": dict(mutually_exclusive=[("pool", "compute_pool")],
