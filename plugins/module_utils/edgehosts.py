@@ -18,10 +18,10 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.edgehosts import (
     compute_pools, identity_token, read_node, read_registration)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import (
-    check_permissions, dry_run_objects, send)
+    Conflict, check_permissions, dry_run_objects, send)
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.spokes import (
     ca_text, get_objects, wait_established)
-from ansible_collections.gpufabric.platform.plugins.module_utils.runner import utc_now
+from ansible_collections.gpufabric.platform.plugins.module_utils.runner import REPLANS, utc_now
 
 
 def host_facts_of(params):
@@ -184,19 +184,34 @@ class HostNodeRunner(object):
             labels[prefix + "/machine-pool"] = params["machine_pool"]
         return labels
 
-    def run(self):
+    def plan(self):
         params = self.params
         name = params["name"]
         live = read_node(self.cluster, name)
         if params["state"] == "absent":
-            writes = [] if live is None else [delete_write(live, "Node")]
-        else:
-            facts = {"address": params.get("address") or "", "architecture": params["architecture"],
-                     "cpus": params["cpus"], "memory": params["memory"], "gpus": params.get("gpus") or []}
-            writes = plan_node(name, facts, self.labels(), params["control_plane"], params["schedule_workloads"],
-                               live, utc_now())
-        _send(self.module, self.cluster, writes)
-        result = {"changed": bool(writes), "writes": [w.key for w in writes],
+            return [] if live is None else [delete_write(live, "Node")]
+        facts = {"address": params.get("address") or "", "architecture": params["architecture"],
+                 "cpus": params["cpus"], "memory": params["memory"], "gpus": params.get("gpus") or []}
+        return plan_node(name, facts, self.labels(), params["control_plane"], params["schedule_workloads"], live,
+                         utc_now())
+
+    def run(self):
+        params = self.params
+        name = params["name"]
+        done = []
+        # The cluster's node lifecycle controller changes a new Node (its not-ready taint comes and goes), so the
+        # status written with the version the Node was created at may conflict: read and plan again.
+        for attempt in range(REPLANS):
+            writes = self.plan()
+            try:
+                _send(self.module, self.cluster, writes)
+                break
+            except Conflict as conflict:
+                if attempt == REPLANS - 1:
+                    raise
+                done.extend(write.key for write in conflict.done)
+        writes_sent = done + [w.key for w in writes]
+        result = {"changed": bool(writes_sent), "writes": writes_sent,
                   "node": {"name": name, "state": params["state"], "labels": self.labels()}}
         if self.module._diff:
             result["diff"] = _diff(writes, params["label_prefix"])
