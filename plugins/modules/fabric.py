@@ -126,14 +126,14 @@ writes:
   sample: 0
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import CONSTRAINTS, argument_spec
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.options import argument_spec
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
 from ansible_collections.gpufabric.platform.plugins.module_utils.runner import FabricRunner
 
 
 def main():
     module = GpufabricModule(argument_spec("fabric", label_prefix=dict(type="str")), kind="fabric",
-                             **CONSTRAINTS["fabric"])
+                             required_one_of=[("spec", "src")], mutually_exclusive=[("spec", "src")])
     module.run(lambda: module.exit_json(**FabricRunner(module).run()))
 
 

@@ -183,7 +183,8 @@ OPTIONS = {
         manifests=dict(type="list", elements="dict", default=[]),
         wait_timeout=dict(type="int", default=60),
     ),
-    # The fabric module's own options; the spec's entries are checked against the kinds above.
+    # The fabric module's own options; the spec's entries are checked against the kinds above. Which of spec and
+    # src is given is AnsibleModule's to judge: an empty spec is a spec.
     "fabric": dict(
         spec=dict(type="dict"),
         src=dict(type="path"),
@@ -194,7 +195,6 @@ OPTIONS = {
 
 # Module-level constraints, in AnsibleModule's keyword names.
 CONSTRAINTS = {
-    "fabric": dict(required_one_of=[("spec", "src")], mutually_exclusive=[("spec", "src")]),
     "pool_label": dict(mutually_exclusive=[("nodes", "node_selector", "definition", "src")],
                        required_one_of=[("name", "definition", "src")]),
     "app_deployment": dict(mutually_exclusive=[("pool", "compute_pool")],
