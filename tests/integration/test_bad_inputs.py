@@ -24,14 +24,15 @@ DROP = object()  # an argument the case leaves out of the base arguments
 
 @dataclass(frozen=True)
 class Case:
-    """module: the module run (fabric takes `spec`); names: what the message must contain; server: only the API
-    server's dry run can refuse it."""
+    """module: the module run (fabric takes `spec`); names: what the message must contain; unwanted: what it must
+    not (a false consequence of the error it names); server: only the API server's dry run can refuse it."""
 
     id: str
     module: str
     args: dict
     names: tuple
     server: bool = False
+    unwanted: tuple = ()
 
 
 def merged(base, changes):
@@ -467,6 +468,8 @@ APPS = [
     case("app-image-missing", "app_deployment", app_args(image=DROP), "with state=present, image is required"),
     case("app-kind-unknown", "app_deployment", app_args(kind="StatefulSet"),
          "kind is 'StatefulSet'; expected one of Deployment, Job"),
+    case("app-pool-list", "app_deployment", app_args(pool=["bad-big"]), "pool must be a string, got ['bad-big']",
+         unwanted=("is required",)),
     case("app-pool-and-compute-pool", "app_deployment", app_args(compute_pool="bad-cp"),
          "pool and compute_pool are mutually exclusive"),
     case("app-neither-pool", "app_deployment", app_args(pool=DROP),
@@ -669,6 +672,13 @@ FABRIC = [
     fabric("fabric-prefix-list", {"label_prefix": ["a"]}, "label prefix must be a non-empty string, got ['a']"),
     Case("fabric-prefix-option", "fabric", {"spec": {}, "label_prefix": "k8s.io"},
          ("label prefix 'k8s.io' is inside k8s.io",)),
+    Case("fabric-spec-list", "fabric", {"spec": [tenant_args()]},
+         ("spec must be a mapping, got [{'name': 'bad-new-tenant', 'gpu_quota': {'NVIDIA-A100': 4}}]",),
+         unwanted=("is required",)),
+    Case("fabric-prune-text", "fabric", {"spec": {"tenants": [tenant_args()]}, "prune": "maybe"},
+         ("prune must be true or false, got 'maybe'",)),
+    Case("fabric-module-unknown-option", "fabric", {"spec": {"tenants": [tenant_args()]}, "prun": True},
+         ("unknown option prun (did you mean prune?)",)),
     # rules across entries and objects
     fabric("fabric-node-in-two-pools", {"pools": [pool_args(name="bad-f1"), pool_args(name="bad-f2")]},
            "node bad-n3 is listed by pools bad-f1, bad-f2; a node belongs to one pool"),
@@ -766,6 +776,8 @@ def test_bad_input_fails_naming_it_and_sends_no_write(case, world, writes):
     assert result.get("failed"), result
     for name in case.names:
         assert name in result["msg"], result["msg"]
+    for name in case.unwanted:
+        assert name not in result["msg"], result["msg"]
     sent = requests_sent(writes)
     if case.server:
         assert [event for event in sent if not is_dry_run(event)] == [], writes.audit.describe(sent)
