@@ -142,7 +142,7 @@ hosts:
 """
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.compute_pools import compute_pool_report
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocated_hosts
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import allocated_hosts
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
 
 

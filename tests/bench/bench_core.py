@@ -18,10 +18,10 @@ import sys
 import time
 from fractions import Fraction
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import assign
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import assign
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GpuGroup, Host
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import apply_plan, plan_many
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import parse_compute_pool
 
 FAMILIES = ("NVIDIA-A100", "NVIDIA-H100", "NVIDIA-L40S", "NVIDIA-A10")
 SIZES = (1, 2, 4, 8)

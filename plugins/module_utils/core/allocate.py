@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import (
     CONTROL_PLANE_LABELS, CONTROL_PLANE_POOL, worker_labels)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import kind_of
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.fit import best_fit, caps_for

@@ -298,7 +298,6 @@ def place(spec, family, capacity, used, mode, pool_apps, quota, project_apps, se
 def placement_report(spec, placement):
     """The module's `placement` result: where the app lands, the GPUs left on the pool and the quota left."""
     report = placement.to_dict()
-    report.pop("computePool")
     report["target"] = {"kind": "Pool" if spec.target_kind == "pool" else "ComputePool", "name": spec.target}
     return report
 

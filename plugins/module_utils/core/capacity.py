@@ -298,14 +298,15 @@ def delete_guard_errors(what, workloads, force=False):
 
 @dataclass(frozen=True)
 class Placement:
-    """Where an app deployment lands and what is left; errors empty means it may be applied.
+    """Where an app deployment lands (target: its labelled pool or compute pool) and what is left; errors empty
+    means it may be applied.
 
     apps_after: the pool's apps with this one placed, for hardwareAllocation / aiWorkloadRefs.
     products: the GPU product labels of the pool's nodes the family covers; with more than one, the pods
     select them by node affinity (a node selector holds one value).
     """
 
-    compute_pool: str
+    target: str
     family: str
     count: int
     node_selector: tuple
@@ -316,7 +317,7 @@ class Placement:
     products: tuple = ()
 
     def to_dict(self):
-        report = {"computePool": self.compute_pool, "family": self.family, "gpuCount": self.count,
+        report = {"target": self.target, "family": self.family, "gpuCount": self.count,
                   "nodeSelector": dict(self.node_selector), "gpuFree": self.gpu.free,
                   "gpuFreeAfter": self.gpu.free_after, "quotaLeft": self.quota.free,
                   "quotaLeftAfter": self.quota.free_after, "errors": list(self.errors)}

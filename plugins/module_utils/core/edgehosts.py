@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import (
     CONTROL_PLANE_POOL, allocation_from_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.families import kind_of
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (

@@ -81,7 +81,7 @@ def _parse_spec(kind, params):
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import parse_app
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_spec_from_params
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import parse_project, parse_tenant
-    from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import parse_compute_pool
 
     if kind == "pool_label":
         return pool_spec_from_params(params)

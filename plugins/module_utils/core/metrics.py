@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Tuple
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocation_from_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import allocation_from_status
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
     epoch_seconds, scaling_policy_from_resource)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if

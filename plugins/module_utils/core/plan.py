@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocate import allocate_many
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import (
     CONTROL_PLANE_POOL, HostEntry, MachinePool, sort_pools)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import quorum

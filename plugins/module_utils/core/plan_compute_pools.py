@@ -9,7 +9,7 @@ a removal while apps are recorded on it, needs `force`.
 
 from __future__ import annotations
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocation_from_status
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import allocation_from_status
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import capacity_families, compute_pool_mode
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.autoscale import (
     autoscaled_spec, autoscaling_record, decide, epoch_seconds, parse_samples, scaling_policy_from_resource)
@@ -20,9 +20,9 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.model impo
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, deleting_allocation, plan_delete, plan_many)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import managed
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
-    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status, with_free_gpus)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_render import (
+    compute_pool_label_changes, compute_pool_state, render_compute_pool, render_compute_pool_status, with_free_gpus)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import (
     compute_pool_from_resource, immutable_errors)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
     delete_write, label_write, observed_status, status_write, strip_volatile)
@@ -283,7 +283,7 @@ class ComputePools(object):
             if kind == "nodes":
                 patches.append(compute_pool_label_changes(hosts, spec.name, item.after, p.prefix))
             item.status_body = render_compute_pool_status(
-                spec, item.after, hosts, status=pool_status(item.after, hosts, item.plan))
+                spec, item.after, hosts, status=compute_pool_state(item.after, hosts, item.plan))
             if item.autoscaling:
                 item.status_body["autoscaling"] = item.autoscaling
             desired = render_compute_pool(spec)
@@ -359,7 +359,7 @@ class ComputePools(object):
         deleting = deleting_allocation(current, p.context.now)
         try:
             spec = compute_pool_from_resource(live)
-            status = render_compute_pool_status(spec, deleting, hosts, status=pool_status(deleting, hosts,
+            status = render_compute_pool_status(spec, deleting, hosts, status=compute_pool_state(deleting, hosts,
                                                                                           deleting=True))
             status = observed_status(with_free_gpus(dict(status, **recorded(apps))), live, p.context.now)
             p.add("remove-compute-pool", status_write(live, status, live), entry)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import host_from_dict, host_from_node
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import parse_compute_pool
 
 
 def node(name, cpu="16", memory="64Gi", gpus=0, product=None, gpu_memory=None, arch="amd64", ready="True",

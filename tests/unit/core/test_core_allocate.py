@@ -5,7 +5,7 @@ from __future__ import annotations
 from core_helpers import cpu_host, gpu_host, seed_hosts, spec
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocate import allocate, allocate_many
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import HostEntry, MachinePool
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import host_from_dict
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from core_helpers import cpu_host, gpu_host, seed_hosts, spec
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import HostEntry, MachinePool
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, plan_compute_pool, plan_delete, plan_many)
@@ -217,7 +217,7 @@ def test_plan_many_rejects_duplicate_compute_pool_names():
 
 
 def test_deleting_allocation_marks_every_host_once():
-    from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import HostEntry, MachinePool
     from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import deleting_allocation
 
     current = (MachinePool("control-plane-pool", "ControlPlaneOnly", ("control-plane",), None,

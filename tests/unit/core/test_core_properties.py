@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import HostEntry, MachinePool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import HostEntry, MachinePool
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     check_fit, hardware_capacity, pool_row)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GpuGroup, Host
@@ -16,9 +16,9 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.names impo
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, plan_compute_pool, plan_many)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_compute_pools import merge_label_patches
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_render import (
     compute_pool_label_changes, render_compute_pool_status)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import parse_compute_pool
 
 FAMILIES = ("NVIDIA-A100", "NVIDIA-H100")
 FAST = settings(max_examples=100, deadline=None)

@@ -7,16 +7,16 @@ import json
 import pytest
 from core_helpers import cpu_host, gpu_host, seed_hosts, spec
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import (
     HostEntry, MachinePool, allocation_from_status)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import AppAllocation
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import cloud_config_uuid
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     Operation, Plan, Step, apply_plan, plan_compute_pool)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.render import (
-    compute_pool_label_changes, pool_status, render_compute_pool, render_compute_pool_status)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import compute_pool_from_resource
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_render import (
+    compute_pool_label_changes, compute_pool_state, render_compute_pool, render_compute_pool_status)
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import compute_pool_from_resource
 
 
 def seed_allocation():
@@ -27,7 +27,7 @@ def seed_allocation():
 def test_rendered_status_has_the_seed_shape():
     hosts, allocation = seed_allocation()
     apps = [AppAllocation("training-job-1", "project-a", "AMD64", "NVIDIA-A100", 4)]
-    status = render_compute_pool_status(spec(), allocation, hosts, apps, pool_status(allocation, hosts))
+    status = render_compute_pool_status(spec(), allocation, hosts, apps, compute_pool_state(allocation, hosts))
     assert status == {
         "status": "Running",
         "mode": "dedicated",
@@ -111,18 +111,18 @@ def test_node_label_changes_are_empty_when_labels_match():
 
 def test_pool_status_values():
     hosts, allocation = seed_allocation()
-    assert pool_status(allocation, hosts) == "Running"
-    assert pool_status(allocation, hosts, deleting=True) == "Deleting"
+    assert compute_pool_state(allocation, hosts) == "Running"
+    assert compute_pool_state(allocation, hosts, deleting=True) == "Deleting"
     pending = (allocation[0].with_hosts([HostEntry("host-uid-1", "Provisioning")]),) + allocation[1:]
-    assert pool_status(pending, hosts) == "Provisioning"
+    assert compute_pool_state(pending, hosts) == "Provisioning"
     sick = (allocation[0].with_hosts([HostEntry("host-uid-1", "Unhealthy")]),) + allocation[1:]
-    assert pool_status(sick, hosts) == "Unhealthy"
+    assert compute_pool_state(sick, hosts) == "Unhealthy"
     done = plan_compute_pool(hosts, spec(workers=[]), allocation)
-    assert done.operations and pool_status(allocation, hosts, done) == "Running"
+    assert done.operations and compute_pool_state(allocation, hosts, done) == "Running"
     waiting = Plan("vision-cluster", (Operation("replace", "w", "w", (Step("wait", "w", "h", message="m"),)),))
-    assert pool_status(allocation, hosts, waiting) == "Updating"
+    assert compute_pool_state(allocation, hosts, waiting) == "Updating"
     failed = plan_compute_pool(hosts, spec(workers=[], node_count=5))
-    assert pool_status((), hosts, failed) == "Failed"
+    assert compute_pool_state((), hosts, failed) == "Failed"
 
 
 def test_hardware_capacity_is_per_architecture_with_exact_memory():
@@ -169,7 +169,7 @@ def test_compute_pool_rerender_keeps_what_app_deployment_recorded():
 
 
 def test_module_option_names_are_read_for_resource_groups_and_scaling_policy():
-    from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import parse_compute_pool
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import parse_compute_pool
 
     parsed = parse_compute_pool({"name": "p", "namespace": "n", "control_plane": {"resource_groups": {"zone": "a"}},
                                  "scaling_policy": {"name": "sp", "namespace": "n"}})

@@ -8,7 +8,7 @@ import copy
 from fake_cluster import cluster
 from test_core_fabric import SPECS, converge, plan, small_nodes, tenancy
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import allocated_hosts
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import allocated_hosts
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import project_rows, quota_rows
 
 P = "runwhere.ai"

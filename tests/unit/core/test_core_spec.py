@@ -6,7 +6,7 @@ import pytest
 from core_helpers import spec
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.spec import (
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import (
     check_immutable, immutable_errors, parse_compute_pool)
 
 

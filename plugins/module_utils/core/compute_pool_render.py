@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.allocation import CONTROL_PLANE_POOL
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import CONTROL_PLANE_POOL
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     gpu_totals, hardware_allocation, hardware_capacity, workload_refs)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import raise_if
@@ -88,7 +88,7 @@ def render_machine_pools(allocation, hosts):
     return pools
 
 
-def pool_status(allocation, hosts, plan=None, deleting=False):
+def compute_pool_state(allocation, hosts, plan=None, deleting=False):
     """status.status of the allocation after a run: Deleting, Failed (unmet and nothing allocated), Updating
     (steps still waiting), Unhealthy / Provisioning (from host statuses) or Running. A plan whose steps all ran
     does not count: the same state must give the same status on the next run."""
