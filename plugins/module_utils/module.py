@@ -64,7 +64,7 @@ KUBECONFIG_SECRETS = ("token", "password", "client-key-data", "access-token", "r
 LABEL_PREFIX_ARG = dict(type="str", default=DEFAULT_LABEL_PREFIX)
 
 
-def _secrets(kubeconfig):
+def kubeconfig_secrets(kubeconfig):
     """The secret values inside a kubeconfig given as a dict (a path holds none the module prints)."""
     found = set()
     if isinstance(kubeconfig, dict):
@@ -72,10 +72,10 @@ def _secrets(kubeconfig):
             if key in KUBECONFIG_SECRETS and isinstance(value, str) and value:
                 found.add(value)
             else:
-                found.update(_secrets(value))
+                found.update(kubeconfig_secrets(value))
     elif isinstance(kubeconfig, list):
         for item in kubeconfig:
-            found.update(_secrets(item))
+            found.update(kubeconfig_secrets(item))
     return found
 
 
@@ -97,7 +97,7 @@ class GpufabricModule(AnsibleModule):
             spec = dict((key, AUTH_ARG_SPEC.get(key, dict(type="raw"))) for key in _load_params()
                         if not key.startswith("_ansible"))  # every option accepted, to fail with the core's words
         super(GpufabricModule, self).__init__(argument_spec=spec, **kwargs)
-        self.no_log_values.update(_secrets(self.params.get("kubeconfig")) | spec_secrets(self.params.get("spec")))
+        self.no_log_values.update(kubeconfig_secrets(self.params.get("kubeconfig")) | spec_secrets(self.params.get("spec")))
         if errors:
             self.fail_json(msg="\n".join(errors), errors=errors, changed=False)
         if IMPORT_ERROR is not None:
@@ -108,7 +108,7 @@ class GpufabricModule(AnsibleModule):
     def _log_invocation(self):
         """Secrets inside a kubeconfig given as a dict, and no_log options inside a fabric spec, are masked before
         the arguments are first logged."""
-        self.no_log_values.update(_secrets(self.params.get("kubeconfig")) | spec_secrets(self.params.get("spec")))
+        self.no_log_values.update(kubeconfig_secrets(self.params.get("kubeconfig")) | spec_secrets(self.params.get("spec")))
         super(GpufabricModule, self)._log_invocation()
 
     @property

@@ -22,24 +22,13 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.reader import read_state
 from ansible_collections.gpufabric.platform.plugins.module_utils.prometheus import read_utilization
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import (
-    Conflict, WriteError, check_permissions, dry_run_objects, key_list, may, send)
+    Conflict, Sender, WriteError, key_list, may)
 
 REPLANS = 5  # reads and plans after a conflicting concurrent write, before giving up
 
 
 def utc_now():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _runs(writes):
-    """The writes cut into runs that go to one cluster each, in plan order."""
-    runs = []
-    for write in writes:
-        if runs and runs[-1][0].cluster == write.cluster:
-            runs[-1].append(write)
-        else:
-            runs.append([write])
-    return runs
 
 
 def _namespaces(state):
@@ -138,24 +127,11 @@ class FabricRun(object):
     def _send(self, writes):
         """Permissions on every cluster, then dry runs on every cluster, then the writes in plan order, each to
         its cluster. A failure lists what every cluster had already been sent."""
-        clusters = sorted(set(write.cluster for write in writes))
-        for name in clusters:
-            mine = [write for write in writes if write.cluster == name]
-            identity = self.identity() if not name else "the hub's identity on spoke %s" % name
-            check_permissions(self.clusters[name], mine, identity)
-        if not self.check_mode:
-            for name in clusters:
-                dry_run_objects(self.clusters[name], [w for w in writes if w.cluster == name],
-                                _namespaces(self.states[name]))
-        done = []
-        for group in _runs(writes):
-            name = group[0].cluster
-            try:
-                send(self.clusters[name], group, self.check_mode, _namespaces(self.states[name]))
-            except WriteError as error:
-                error.done[:0] = done
-                raise
-            done.extend(group)
+        sender = Sender(self.clusters, self.check_mode,
+                        dict((name, _namespaces(state)) for name, state in self.states.items()))
+        sender.preflight(writes, dict((name, self.identity() if not name else "the hub's identity on spoke %s"
+                                       % name) for name in self.clusters))
+        sender.send(writes)
 
     @property
     def changed(self):

@@ -28,26 +28,10 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.registrati
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import MANAGED_SELECTOR
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import diff_of
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.api import PATCH_THREADS, KubeError
-from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import (
-    WriteError, check_permissions, dry_run_objects, key_list, send)
+from ansible_collections.gpufabric.platform.plugins.module_utils.kube.send import Sender
 from ansible_collections.gpufabric.platform.plugins.module_utils.kube.spokes import (
     ca_text, connect_spoke, get_objects, open_spoke, served_kinds, version, wait_established, wait_token)
-from ansible_collections.gpufabric.platform.plugins.module_utils.module import KUBECONFIG_SECRETS
-
-
-def _kubeconfig_secrets(value):
-    """Secret values inside a kubeconfig given as a dict (masked in everything the module prints)."""
-    found = set()
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in KUBECONFIG_SECRETS and isinstance(item, str) and item:
-                found.add(item)
-            else:
-                found.update(_kubeconfig_secrets(item))
-    elif isinstance(value, list):
-        for item in value:
-            found.update(_kubeconfig_secrets(item))
-    return found
+from ansible_collections.gpufabric.platform.plugins.module_utils.module import kubeconfig_secrets
 
 
 def _row_key(item):
@@ -74,41 +58,6 @@ def _manifests(params, what):
                            "action plugin reads them on the controller); run it as a task of a play, or give the "
                            "documents of manifests/crds and manifests/rbac in manifests" % what])
     return manifests
-
-
-class Sender(object):
-    """Sends writes to the hub ("") or the spoke (its name), remembering what went through on either, so a write
-    that fails names what both servers had already been sent."""
-
-    def __init__(self, clusters, check_mode, namespaces):
-        self.clusters, self.check_mode, self.namespaces = clusters, check_mode, namespaces
-        self.done = []
-
-    def preflight(self, writes, identities):
-        """Permissions on each server, then (in a real run) every object dry-run on each: before the first write."""
-        for side in sorted(set(write.cluster for write in writes)):
-            check_permissions(self.clusters[side], [w for w in writes if w.cluster == side], identities[side])
-        if not self.check_mode:
-            for side in sorted(set(write.cluster for write in writes)):
-                dry_run_objects(self.clusters[side], [w for w in writes if w.cluster == side], self.namespaces[side])
-
-    def send(self, writes):
-        runs = []
-        for write in writes:
-            if runs and runs[-1][0].cluster == write.cluster:
-                runs[-1].append(write)
-            else:
-                runs.append([write])
-        for run in runs:
-            side = run[0].cluster
-            try:
-                send(self.clusters[side], run, self.check_mode, self.namespaces[side])
-            except WriteError as error:
-                if self.done:
-                    error.args = ("%s. Written before, on the other cluster: %s" % (error, key_list(self.done)),)
-                    error.done[:0] = self.done
-                raise
-            self.done.extend(run)
 
 
 # -- the hub ----------------------------------------------------------------------------------------------------------
@@ -167,7 +116,7 @@ class SpokeRunner(object):
         raise_if(label_prefix_errors(self.prefix))
         self.spec = parse_spoke(params)
         self.manifests = _manifests(params, "gpufabric.platform.spoke") if self.spec.present else None
-        self.module.no_log_values.update(_kubeconfig_secrets(self.spec.options.get("kubeconfig")))
+        self.module.no_log_values.update(kubeconfig_secrets(self.spec.options.get("kubeconfig")))
 
     def run(self):
         return self.present() if self.spec.present else self.absent()

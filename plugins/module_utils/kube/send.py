@@ -280,3 +280,39 @@ def _failure(write, error, done, unconfirmed=(), failed=1, unsent=0):
     if unsent:
         text += ". Not sent: %d more write(s) of the same batch" % unsent
     return text + ". Run again once the cause is fixed: writes that went through are not repeated"
+
+
+class Sender(object):
+    """Sends writes to the hub ("") or the spoke (its name), remembering what went through on either, so a write
+    that fails names what both servers had already been sent."""
+
+    def __init__(self, clusters, check_mode, namespaces):
+        self.clusters, self.check_mode, self.namespaces = clusters, check_mode, namespaces
+        self.done = []
+
+    def preflight(self, writes, identities):
+        """Permissions on each server, then (in a real run) every object dry-run on each: before the first write."""
+        for side in sorted(set(write.cluster for write in writes)):
+            check_permissions(self.clusters[side], [w for w in writes if w.cluster == side], identities[side])
+        if not self.check_mode:
+            for side in sorted(set(write.cluster for write in writes)):
+                dry_run_objects(self.clusters[side], [w for w in writes if w.cluster == side], self.namespaces[side])
+
+    def send(self, writes):
+        """The writes in plan order, each run of them to its cluster."""
+        runs = []
+        for write in writes:
+            if runs and runs[-1][0].cluster == write.cluster:
+                runs[-1].append(write)
+            else:
+                runs.append([write])
+        for run in runs:
+            side = run[0].cluster
+            try:
+                send(self.clusters[side], run, self.check_mode, self.namespaces[side])
+            except WriteError as error:
+                if self.done:
+                    error.args = ("%s. Written before, on the other cluster: %s" % (error, key_list(self.done)),)
+                    error.done[:0] = self.done
+                raise
+            self.done.extend(run)
