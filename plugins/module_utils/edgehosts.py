@@ -218,7 +218,6 @@ class HostNodeRunner(object):
         return result
 
 
-
 class ClusterCrdsRunner(object):
     """CRDs applied to a cluster the appliance installed, then waited for until Established."""
 

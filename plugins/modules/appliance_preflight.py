@@ -17,7 +17,7 @@ description:
     Each shortfall names the host, the fact, its value and the minimum.
   - GPUs are read from C(nvidia-smi) where the driver is installed, else from the PCI devices of NVIDIA's vendor id
     C(0x10de) under C(/sys/bus/pci/devices) (display and 3D controllers; a device id the module does not know counts
-    as C(NVIDIA-UNKNOWN-<id>)). O(hosts[].probe) carries what the role's probe script printed.
+    as C(NVIDIA-UNKNOWN-<id>)). The C(probe) of each host in O(hosts) carries what the role's probe script printed.
   - Control-plane hosts also need C(openssl), and systemd or C(start-stop-daemon); each cluster has exactly one
     control-plane host.
   - The control-plane binaries are checked on the controller when a control-plane host is in the run - the folder
@@ -70,6 +70,7 @@ attributes:
     description: The module changes nothing in either mode.
   diff_mode:
     support: none
+    description: Nothing changes, so there is nothing to show.
 notes:
   - The probe script and the gathering of facts belong to the C(gpufabric.platform.appliance) role (its C(preflight)
     entry point), which calls this module.

@@ -40,9 +40,9 @@ def recap(output):
 def run(hosts, playbook, inventory, local, *arguments, **extra):
     """ansible-playbook over SSH with the appliance's variables; arguments: more of ansible-playbook's (a second
     inventory, a limit). (returncode, output)."""
+    hub_crds = ("managedclusters.yaml", "managedclustersets.yaml", "manifestworks.yaml")
     variables = {"appliance_local_dir": str(local),
-                 "appliance_ocm_crds": [str(OCM / name) for name in ("managedclusters.yaml", "managedclustersets.yaml",
-                                                                       "manifestworks.yaml")],
+                 "appliance_ocm_crds": [str(OCM / name) for name in hub_crds],
                  "appliance_spoke_ocm_crds": [str(OCM / "klusterlets.yaml")],
                  "appliance_edge_heartbeat": 86400}
     variables.update(extra)
@@ -175,8 +175,8 @@ def edgehosts(kubeconfig):
     return dict((item["metadata"]["name"], item) for item in found["items"])
 
 
-def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_only_what_was_installed(test_hosts,
-                                                                                                      tmp_path):
+def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_only_what_was_installed(
+        test_hosts, tmp_path):
     from kubernetes import client
 
     h1, h2, h3 = test_hosts.hosts

@@ -235,8 +235,8 @@ def binaries_errors(binaries, pinned):
     if "kube-apiserver" not in (binaries.get("missing") or ()):
         version = binary_version(binaries.get("version_output"))
         if version != pinned:
-            said = "says %s" % version if version else "printed no version (%r)" % (binaries.get("version_output")
-                                                                                 or "")[:80]
+            output = (binaries.get("version_output") or "")[:80]
+            said = "says %s" % version if version else "printed no version (%r)" % output
             errors.append("control-plane binaries: %s/kube-apiserver --version %s; the pinned version is %s "
                           "(appliance_kubernetes_version)" % (path, said, pinned))
     return errors

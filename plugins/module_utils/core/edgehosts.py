@@ -363,9 +363,9 @@ def plan_registration(name, facts, found):
             if current is not None:
                 continue  # shared by every edge host; used as it is
         elif current is not None and not owned(current, name):
+            where = "/".join(filter(None, (metadata.get("namespace"), metadata["name"])))
             errors.append("edge host %s: %s %s exists and was not made for this host; remove it or give the host "
-                          "another name" % (name, obj["kind"], "/".join(filter(None, (metadata.get("namespace"),
-                                                                                    metadata["name"])))))
+                          "another name" % (name, obj["kind"], where))
             continue
         write = apply_write(obj, current)
         if write is not None:

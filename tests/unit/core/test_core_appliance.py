@@ -32,7 +32,7 @@ def host(role="edge", probe=TOOLS, reachable=True, address="10.0.0.2", **facts):
 MINIMUMS = {"control_plane": {"cpus": 4, "memory_mb": 8192, "disk_free_mb": 20000, "gpus": 0},
             "edge": {"cpus": 8, "memory_mb": 65536, "disk_free_mb": 1000, "gpus": 1}}
 A100_PROBE = TOOLS + "tool nvidia-smi /usr/bin/nvidia-smi\n" + "".join(
-    "nvidia-smi NVIDIA A100-SXM4-80GB, 81920\n" for _ in range(8))
+    "nvidia-smi NVIDIA A100-SXM4-80GB, 81920\n" for unused in range(8))
 BINARIES = {"path": "/srv/bin", "exists": True, "missing": [], "version_output": "Kubernetes v1.20.2",
             "architecture": "AMD64"}
 
