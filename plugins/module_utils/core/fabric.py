@@ -310,6 +310,11 @@ def spokes_needed(spec, state):
             key = (entry.namespace, entry.spec.target)
             live = state.get("ComputePool", key[1], key[0]) or {}
             names.add(declared.get(key, (live.get("spec") or {}).get("spoke") or ""))
+        elif not entry.present:  # the spoke of the compute pool that records the app (its workload is there)
+            for cp in state.items("ComputePool"):
+                refs = ((cp.get("status") or {}).get("aiWorkloadRefs") or ())
+                if any((ref.get("namespace"), ref.get("name")) == entry.key for ref in refs):
+                    names.add((cp.get("spec") or {}).get("spoke") or "")
     return sorted(name for name in names if name)
 
 

@@ -45,3 +45,15 @@ def test_a_quota_beyond_hub_and_spokes_is_flagged_with_both_counted():
 def test_clusters_gpufabric_did_not_register_are_not_counted():
     assert warnings_for({"NVIDIA-H100": 8}, [managed_cluster("other", "NVIDIA-H100=8", managed=False)]) == (
         "tenant research quota 8 x NVIDIA-H100 exceeds the 0 NVIDIA-H100 GPUs in the cluster: over by 8",)
+
+
+def test_removing_an_app_reads_the_spoke_its_compute_pool_records_it_on():
+    from ansible_collections.gpufabric.platform.plugins.module_utils.core.fabric import spokes_needed
+
+    pool = {"apiVersion": "gpufabric.io/v1alpha1", "kind": "ComputePool",
+            "metadata": {"name": "train", "namespace": "vision"}, "spec": {"spoke": "spoke-1"},
+            "status": {"aiWorkloadRefs": [{"name": "llm", "namespace": "vision", "gpuCount": 4}]}}
+    spec = parse_fabric({"apps": [{"name": "llm", "namespace": "vision", "state": "absent"}]})
+    assert spokes_needed(spec, cluster(ComputePool=[pool])) == ["spoke-1"]
+    other = parse_fabric({"apps": [{"name": "other", "namespace": "vision", "state": "absent"}]})
+    assert spokes_needed(other, cluster(ComputePool=[pool])) == []
