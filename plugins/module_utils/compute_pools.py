@@ -46,4 +46,4 @@ def compute_pool_report(cluster, name=None, namespace=None):
     if name:
         pools = [p for p in pools if p["metadata"]["name"] == name]
     return [strip_volatile(p) for p in sorted(pools, key=lambda p: (p["metadata"].get("namespace"),
-                                                                     p["metadata"]["name"]))]
+                                                                    p["metadata"]["name"]))]

@@ -58,8 +58,8 @@ class Prometheus(object):
         headers = {"Accept": "application/json"}
         if self._authorization:
             headers["Authorization"] = self._authorization
-        url = "%s%s?%s" % (self.url, QUERY_RANGE, urlencode([("query", query), ("start", str(start)),
-                                                               ("end", str(end)), ("step", "%ds" % step)]))
+        arguments = [("query", query), ("start", str(start)), ("end", str(end)), ("step", "%ds" % step)]
+        url = "%s%s?%s" % (self.url, QUERY_RANGE, urlencode(arguments))
         try:
             response = self.pool.request("GET", url, headers=headers, retries=self.retries, timeout=self.timeout)
         except Exception as error:  # urllib3: connection refused, TLS verification, timeouts

@@ -180,7 +180,6 @@ ENTRY_KINDS = {"tenant": "Tenant", "project": "Namespace", "pool_label": "Pool",
                "app_deployment": "Deployment"}
 
 
-
 class EntryRunner(object):
     """A per-object module's run: its arguments as a spec of one entry, planned and sent like a fabric.
     Subclasses name the kind and shape the entry's report into the module's return values."""

@@ -93,8 +93,8 @@ def parse_spoke_connections(text: Optional[str], hub: Connection) -> Dict[str, C
             continue
         unknown = sorted(str(key) for key in value if key not in CONNECTION_KEYS)
         if unknown:
-            errors.append("spokeConnections.%s: unknown key(s) %s (known: %s)" % (name, ", ".join(unknown),
-                                                                                 ", ".join(CONNECTION_KEYS)))
+            errors.append("spokeConnections.%s: unknown key(s) %s (known: %s)"
+                          % (name, ", ".join(unknown), ", ".join(CONNECTION_KEYS)))
         bad = [key for key in CONNECTION_KEYS if value.get(key) is not None and not isinstance(value[key], str)]
         errors += ["spokeConnections.%s.%s must be a string" % (name, key) for key in bad]
         if not value.get("kubeconfig") and not value.get("context"):

@@ -432,9 +432,9 @@ COMPUTE_POOLS = [
     case("compute-name-in-another-namespace", "compute_pool", compute_args(name="bad-cp", namespace="bad-proj2"),
          "a compute pool named bad-cp exists in bad-proj/bad-cp"),
     case("compute-mode-changed", "compute_pool", {"name": "bad-cp", "namespace": "bad-proj", "mode": "shared",
-                                                   "control_plane": {"resource_groups": {"suite": "bad-cp"}},
-                                                   "worker_resource_groups": {"suite": "bad-cp"},
-                                                   "worker_pools": [worker()]},
+                                                  "control_plane": {"resource_groups": {"suite": "bad-cp"}},
+                                                  "worker_resource_groups": {"suite": "bad-cp"},
+                                                  "worker_pools": [worker()]},
          "compute pool bad-cp: mode is dedicated and cannot change to shared"),
     case("compute-shortfall", "compute_pool", compute_args(),
          "worker pool gpu needs 8 x NVIDIA-A100 on >= 1 host in suite=bad-cp; 0 eligible on 0 hosts"),
@@ -710,7 +710,7 @@ FABRIC = [
     fabric("fabric-app-on-undeclared-compute-pool", {
         "projects": [{"name": "bad-f-proj", "gpu_quota": {A100: 4}}],
         "apps": [app_args(namespace="bad-f-proj", pool=DROP, compute_pool="bad-f-cp")]},
-           "apps[0] (bad-f-proj/bad-new-app): compute pool bad-f-cp in namespace bad-f-proj does not exist"),
+        "apps[0] (bad-f-proj/bad-new-app): compute pool bad-f-cp in namespace bad-f-proj does not exist"),
     fabric("fabric-node-missing", {"pools": [pool_args(nodes={"bad-f-ghost": {}})]},
            "pools[0] (bad-new-pool): node bad-f-ghost does not exist"),
     fabric("fabric-compute-shortfall", {"projects": [{"name": "bad-f-proj", "gpu_quota": {A100: 4}}],
@@ -721,12 +721,12 @@ FABRIC = [
         "projects": [{"name": "bad-f-proj", "gpu_quota": {A100: 4}}],
         "pools": [{"name": "bad-f-pool", "nodes": {"bad-n3": {}}}],
         "apps": [app_args(namespace="bad-f-proj", pool="bad-f-pool", resources={"gpu": 5})]},
-           "needs 5 x NVIDIA-A100, 4 left of project bad-f-proj's quota (4 quota, 0 used): short by 1"),
+        "needs 5 x NVIDIA-A100, 4 left of project bad-f-proj's quota (4 quota, 0 used): short by 1"),
     fabric("fabric-app-over-declared-pool", {
         "projects": [{"name": "bad-f-proj", "gpu_quota": {A100: 16}}],
         "pools": [{"name": "bad-f-pool", "nodes": {"bad-n3": {}}}],
         "apps": [app_args(namespace="bad-f-proj", pool="bad-f-pool", resources={"gpu": 3}, replicas=3)]},
-           "needs 9 x NVIDIA-A100, 8 free on pool bad-f-pool (8 total, 0 allocated): short by 1"),
+        "needs 9 x NVIDIA-A100, 8 free on pool bad-f-pool (8 total, 0 allocated): short by 1"),
 ]
 
 CASES = TENANTS + PROJECTS + POOLS + COMPUTE_POOLS + APPS + FABRIC
@@ -799,7 +799,7 @@ PLAY_DOCUMENTS = [
 
 @pytest.mark.parametrize("module, text, message", [d[1:] for d in PLAY_DOCUMENTS], ids=[d[0] for d in PLAY_DOCUMENTS])
 def test_a_bad_document_read_on_the_controller_fails_the_task_and_sends_no_write(module, text, message, world, writes,
-                                                                              tmp_path):
+                                                                                tmp_path):
     path = tmp_path / "document.yaml"
     path.write_text(text)
     playbook = tmp_path / "play.yml"
@@ -829,4 +829,3 @@ def test_a_gpuctl_document_listing_its_nodes_in_a_list_is_refused_through_the_fa
     assert "pools[0] (bad-f-doc): pool document: nodes must be a mapping of node name to {gpu-type: TYPE}, got " \
         "['bad-n3']" in output, output
     assert requests_sent(writes) == [], writes.describe()
-

@@ -516,4 +516,3 @@ def test_fabric_on_an_empty_cluster_then_one_change_per_kind(runs, fabric_nodes)
     spec["compute_pools"][0]["worker_pools"][0]["gpu"]["count"] = 16
     spec["apps"][0]["replicas"] = 2
     runs.predicts("fabric", {"spec": spec})
-

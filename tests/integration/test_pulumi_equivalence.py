@@ -97,6 +97,11 @@ def reveal(value):
     return value
 
 
+def _if(value, holds):
+    """`value` when `holds(value)` is true, else None (a wait_until check)."""
+    return value if holds(value) else None
+
+
 def wait_until(what, check, timeout=WAIT):
     deadline = time.monotonic() + timeout
     while True:
@@ -331,16 +336,15 @@ class Engine(pulumi.runtime.Mocks):
             raise AssertionError("%s %s: the provider would wait for it to roll out, which needs kubelets; the "
                                  "program must not leave workloads awaited" % (kind, obj["metadata"]["name"]))
         if kind == "Secret" and obj.get("type") == "kubernetes.io/service-account-token":
-            return wait_until("token in Secret %s" % obj["metadata"]["name"],
-                              lambda: (lambda s: s if (s or {}).get("data") else None)(server.get(obj)))
+            return wait_until("token in Secret %s" % obj["metadata"]["name"], lambda: _if(
+                server.get(obj), lambda s: (s or {}).get("data")))
         if kind == "ResourceQuota":
-            return wait_until("quota %s counted" % obj["metadata"]["name"], lambda: (
-                lambda q: q if q and (q.get("status") or {}).get("hard") == q["spec"].get("hard") else None)(
-                    server.get(obj)))
+            return wait_until("quota %s counted" % obj["metadata"]["name"], lambda: _if(
+                server.get(obj), lambda q: q and (q.get("status") or {}).get("hard") == q["spec"].get("hard")))
         if kind == "ServiceAccount" and server.version < (1, 24):
             wanted = len(obj.get("secrets") or [])
-            return wait_until("token of ServiceAccount %s" % obj["metadata"]["name"], lambda: (
-                lambda a: a if len((a or {}).get("secrets") or []) > wanted else None)(server.get(obj)))
+            return wait_until("token of ServiceAccount %s" % obj["metadata"]["name"], lambda: _if(
+                server.get(obj), lambda a: len((a or {}).get("secrets") or []) > wanted))
         return live
 
     def delete_removed(self):
@@ -590,7 +594,6 @@ def test_a_node_leaving_a_pool_loses_its_label_on_both_servers(demo):
     assert right[("Pool", "", "compute-pool")]["spec"]["nodes"] == [{"name": "cpu-node-1"}]
 
 
-
 def test_removing_a_project_with_its_apps_is_stopped_by_protect(demo):
     """vision, its compute pool and its app leave the spec together: the core plans that removal (nothing would
     stay in the namespace), but the namespace was protected while it held the app, so the deletions stop before
@@ -607,6 +610,7 @@ def test_removing_a_project_with_its_apps_is_stopped_by_protect(demo):
     assert [op for op, urn in demo.engine.changes() if op == "delete"] == []
     apps = client.AppsV1Api(demo.pulumi.api_client())
     assert apps.read_namespaced_deployment("llm-serve", "vision").metadata.name == "llm-serve"
+
 
 # -- a hub and two spokes, twice ---------------------------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ def settle(core, namespace, app, replicas):
 
 
 def test_pods_land_on_the_pool_the_platform_chose_and_recorded_gpus_follow_them(kubeconfig, core_v1,
-                                                                                  custom_objects, stem):
+                                                                                custom_objects, stem):
     members = [f"{stem}-in-{i}" for i in (1, 2)]
     for name in members:
         create_node(core_v1, name, gpu_product=A100, gpus=8)

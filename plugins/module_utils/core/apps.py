@@ -396,8 +396,8 @@ def _without_gpus(template):
     if spec.get("runtimeClassName") == GPU_RUNTIME_CLASS:
         spec.pop("runtimeClassName")
     if isinstance(spec.get("tolerations"), list):
-        spec["tolerations"] = [t for t in spec["tolerations"] if not (isinstance(t, dict)
-                                                                     and t.get("key") == GPU_RESOURCE)]
+        spec["tolerations"] = [t for t in spec["tolerations"]
+                               if not (isinstance(t, dict) and t.get("key") == GPU_RESOURCE)]
         if not spec["tolerations"]:
             spec.pop("tolerations")
     for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
@@ -462,8 +462,8 @@ def _container_errors(container, where):
         if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
             errors.append("%s.%s must be a list of strings, got %r" % (where, key, value))
     env = container.get("env")
-    if env is not None and (not isinstance(env, list) or not all(isinstance(e, dict) and e.get("name")
-                                                               for e in env)):
+    if env is not None and (not isinstance(env, list)
+                            or not all(isinstance(e, dict) and e.get("name") for e in env)):
         errors.append("%s.env must be a list of {name, value} mappings, got %r" % (where, env))
     resources = container.get("resources")
     if resources is not None:

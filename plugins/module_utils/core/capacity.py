@@ -332,5 +332,3 @@ def gpu_usage(apps):
     for app in apps:
         used[app.family] = used.get(app.family, 0) + app.count
     return used
-
-

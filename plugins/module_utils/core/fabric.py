@@ -344,4 +344,3 @@ def single_entry_spec(kind, args, label_prefix):
     prefix_errors = label_prefix_errors(label_prefix)
     raise_if(prefix_errors)
     return FabricSpec(label_prefix, (parse_entry(kind, args),))
-

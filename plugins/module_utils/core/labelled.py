@@ -240,5 +240,3 @@ def apply_label_changes(nodes, changes):
         updated["metadata"] = metadata
         result.append(updated)
     return result
-
-

@@ -58,8 +58,6 @@ def allocation_from_status(status):
     return sort_pools(pools)
 
 
-
-
 def allocated_hosts(compute_pools):
     """compute_pool_info's host list: one row per host of every machine pool of the given ComputePool objects,
     in their order (machine pools as in the status, hosts by name), from the status's hosts mapping.

@@ -318,8 +318,8 @@ def _validate(args, spec, where, constraints=None):
             value, more = _validate(value, option["options"], place, option)
             errors += more
         if option.get("choices") is not None and value not in option["choices"]:
-            errors.append("%s is %s; expected one of %s" % (place, _describe(value),
-                                                           ", ".join(str(c) for c in option["choices"])))
+            choices = ", ".join(str(c) for c in option["choices"])
+            errors.append("%s is %s; expected one of %s" % (place, _describe(value), choices))
         params[name] = value
     errors += _constraint_errors(params, constraints or {}, where, invalid)
     return params, errors

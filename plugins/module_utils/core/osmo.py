@@ -101,5 +101,3 @@ def validation_failures(rules, variables):
                 failures.append(str(message))
     raise_if(errors)
     return failures
-
-

@@ -186,8 +186,8 @@ class ComputePools(object):
             try:
                 p.errors.extend(p.where(entry, immutable_errors(compute_pool_from_resource(live), spec)))
             except FabricError as error:  # a live object this collection cannot read back
-                p.error(entry, "compute pool %s/%s as stored cannot be read: %s" % (spec.namespace, spec.name,
-                                                                                   error))
+                p.error(entry, "compute pool %s/%s as stored cannot be read: %s"
+                        % (spec.namespace, spec.name, error))
         try:
             scaled, record, decision = self._autoscale(entry, live)
         except FabricError as error:
@@ -359,8 +359,8 @@ class ComputePools(object):
         deleting = deleting_allocation(current, p.context.now)
         try:
             spec = compute_pool_from_resource(live)
-            status = render_compute_pool_status(spec, deleting, hosts, status=compute_pool_state(deleting, hosts,
-                                                                                          deleting=True))
+            state = compute_pool_state(deleting, hosts, deleting=True)
+            status = render_compute_pool_status(spec, deleting, hosts, status=state)
             status = observed_status(with_free_gpus(dict(status, **recorded(apps))), live, p.context.now)
             p.add("remove-compute-pool", status_write(live, status, live), entry)
         except FabricError:

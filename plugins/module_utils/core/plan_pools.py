@@ -183,4 +183,3 @@ class Pools(object):
                                       "absent")
             p.report(entry, {"pool": described, "workloads": workloads, "changed_nodes": sorted(
                 node for node, claim in self.claims.items() if claim is entry and node in self.changes)})
-

@@ -230,4 +230,3 @@ class Tenancy(object):
             status = render_tenant_status(self.tenants[tenant], self.projects_of(tenant))
             entry = next((e for e in self.p.spec.of("tenant") if e.name == tenant), None)
             self.p.add("tenant-status", status_write(desired, status, self.live_tenants.get(tenant)), entry)
-

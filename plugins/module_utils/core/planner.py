@@ -91,8 +91,8 @@ class Planner(object):
 
     def clusters(self):
         """Every cluster the spec's pools and apps are on: the one the run addresses, and the spokes named."""
-        return sorted(set([""] + [e.cluster for e in self.spec.entries if e.kind in ("pool_label",
-                                                                                    "app_deployment")]))
+        kinds = ("pool_label", "app_deployment")
+        return sorted(set([""] + [e.cluster for e in self.spec.entries if e.kind in kinds]))
 
     def pruned_keys(self, kind, live_objects, cluster=None):
         """(namespace, name) of managed live objects of `kind` that the spec does not name, when pruning."""

@@ -54,7 +54,7 @@ RESOURCES = {
     "Klusterlet": ("operator.open-cluster-management.io/v1", "klusterlets", False),
 }
 
-# Server-kept bookkeeping, left out of diffs and comparisons.
+
 class KubeError(Exception):
     """An API request failed; `status` is the HTTP code, the message is the server's own words."""
 

@@ -19,8 +19,8 @@ def read_state(cluster, kinds):
     """ClusterState holding every object of `kinds` (each read with the selectors core.state gives it)."""
     def read(kind):
         label_selector, field_selector = LISTS[kind]
-        return [listed(kind, obj) for obj in cluster.list(kind, label_selector=label_selector,
-                                                            field_selector=field_selector)]
+        items = cluster.list(kind, label_selector=label_selector, field_selector=field_selector)
+        return [listed(kind, obj) for obj in items]
 
     kinds = list(kinds)
     if not kinds:

@@ -167,7 +167,7 @@ def test_labelled_pools_spec_lands_where_it_says():
     assert (training["gpuTotal"], training["gpuAllocated"], training["gpuFree"]) == (16, 10, 6)
     job = state.get("Job", "train", "vision")
     assert job["spec"]["template"]["spec"]["nodeSelector"] == {P + "/pool": "training",
-                                                              "nvidia.com/gpu.product": A100}
+                                                               "nvidia.com/gpu.product": A100}
     web = state.get("Deployment", "web", "vision")["spec"]["template"]["spec"]
     assert web["containers"][0]["resources"] == {"requests": {"cpu": "500m", "memory": "1Gi"}}
 
@@ -432,9 +432,8 @@ def one_pool(*apps):
 
 
 def test_two_apps_declared_on_one_pool_are_checked_against_each_other():
-    errors = errors_of(one_pool(app("first", "vision", 6, pool="training"), app("second", "vision", 4,
-                                                                               pool="training")),
-                       cluster(small_nodes()))
+    apps = (app("first", "vision", 6, pool="training"), app("second", "vision", 4, pool="training"))
+    errors = errors_of(one_pool(*apps), cluster(small_nodes()))
     assert errors == ["apps[1] (vision/second): needs 4 x NVIDIA-A100, 2 free on pool training (8 total, 6 "
                       "allocated): short by 2"]
     state, unused = converge(one_pool(app("first", "vision", 6, pool="training"),

@@ -177,4 +177,3 @@ def test_allocated_hosts_follow_the_status_mapping_as_stored():
     assert rows[2]["gpus"] == [{"family": A100, "count": 4, "memory_gb": 160},
                                {"family": L40S, "count": 2, "memory_gb": None}]
     assert [r["name"] for r in rows if r["status"] != "Healthy"] == ["h2", "h3"]
-

@@ -98,7 +98,7 @@ def test_plain_copies_into_builtin_types_and_leaves_the_input_alone():
     assert types(copy) <= {dict, list, str, int, float, bool, type(None)}
     assert copy["pools"] == POOLS and copy["set"] == [1, 3] and copy["pair"] == ["a", 1]
     assert copy["flag"] is True and copy["ratio"] == 0.5 and list(copy["ordered"]) == ["b", "a"]
-    assert type(data["pools"][0]["name"]) is TaggedStr  # the input keeps its own types
+    assert type(data["pools"][0]["name"]) is TaggedStr  # noqa: E721  pylint: disable=unidiomatic-typecheck
 
 
 @pytest.mark.parametrize("expression, words", [

@@ -155,9 +155,9 @@ class FakeCluster:
                  or obj["metadata"].get("namespace") == namespace]
         if label_selector:
             for requirement in label_selector.split(","):
-                key, _, value = requirement.partition("=")
+                key, equals, value = requirement.partition("=")
                 items = [obj for obj in items if (obj["metadata"].get("labels") or {}).get(key) == value
-                         or (not _ and key in (obj["metadata"].get("labels") or {}))]
+                         or (not equals and key in (obj["metadata"].get("labels") or {}))]
         return [dict(obj) for obj in items]
 
     def get(self, kind, name, namespace=None):

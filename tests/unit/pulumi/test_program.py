@@ -382,7 +382,7 @@ def test_a_label_prefix_from_the_stack_config_moves_every_key(tmp_path):
                       pools=[{"name": "a", "nodes": {"gpu-node-1": {"gpu_type": "A100"}}}])
     result = run(program(spec, label_prefix="example.com"))
     assert result.one(PATCH_TYPE, "gpu-node-1").obj["metadata"]["labels"] == {"example.com/pool": "a",
-                                                                                "example.com/gpu-type": "A100"}
+                                                                               "example.com/gpu-type": "A100"}
     assert result.one(NS_TYPE, "p").obj["metadata"]["labels"]["example.com/project"] == "p"
 
 
@@ -417,7 +417,7 @@ def test_the_sample_stack_sets_only_declared_keys_and_no_secret_in_clear():
     declared = pulumi_yaml()["config"]
     assert (REPO / "pulumi" / sample["gpufabric:spec"]).exists()
     for key, value in sample.items():
-        project, _, name = key.partition(":")
+        project, unused, name = key.partition(":")
         assert project == pulumi_yaml()["name"] and name in declared, key
         if declared[name].get("secret"):
             assert isinstance(value, dict) and set(value) == {"secure"}, key
