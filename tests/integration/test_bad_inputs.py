@@ -799,7 +799,7 @@ PLAY_DOCUMENTS = [
 
 @pytest.mark.parametrize("module, text, message", [d[1:] for d in PLAY_DOCUMENTS], ids=[d[0] for d in PLAY_DOCUMENTS])
 def test_a_bad_document_read_on_the_controller_fails_the_task_and_sends_no_write(module, text, message, world, writes,
-                                                                                tmp_path):
+                                                                                 tmp_path):
     path = tmp_path / "document.yaml"
     path.write_text(text)
     playbook = tmp_path / "play.yml"

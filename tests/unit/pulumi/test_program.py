@@ -382,7 +382,7 @@ def test_a_label_prefix_from_the_stack_config_moves_every_key(tmp_path):
                       pools=[{"name": "a", "nodes": {"gpu-node-1": {"gpu_type": "A100"}}}])
     result = run(program(spec, label_prefix="example.com"))
     assert result.one(PATCH_TYPE, "gpu-node-1").obj["metadata"]["labels"] == {"example.com/pool": "a",
-                                                                               "example.com/gpu-type": "A100"}
+                                                                              "example.com/gpu-type": "A100"}
     assert result.one(NS_TYPE, "p").obj["metadata"]["labels"]["example.com/project"] == "p"
 
 
