@@ -16,9 +16,9 @@ from __future__ import annotations
 import random
 import sys
 import time
+from dataclasses import replace
 from fractions import Fraction
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.machine_pools import assign
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GpuGroup, Host
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import apply_plan, plan_many
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import parse_compute_pool
@@ -59,6 +59,14 @@ def make_specs(requirements, hosts, seed=2):
             args["worker_resource_groups"] = {"storage-tier": "high"}
         specs.append(parse_compute_pool(args))
     return specs
+
+
+def assign(hosts, allocations):
+    """The hosts as they read once the compute-pool labels of {compute pool: allocation} are written."""
+    holder = dict((entry.host, (compute_pool, pool.name)) for compute_pool in sorted(allocations)
+                  for pool in allocations[compute_pool] for entry in pool.hosts)
+    return tuple(replace(host, compute_pool=holder[host.name][0], machine_pool=holder[host.name][1])
+                 if host.name in holder else host for host in hosts)
 
 
 def best_of(repeats, func):
