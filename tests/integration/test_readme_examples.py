@@ -81,7 +81,7 @@ def test_the_readme_examples_run_as_written_and_converge(cluster, tmp_path):
 
     code, output, recap = run_playbook(playbook, variables)
     assert code == 0 and recap["failed"] == 0, output
-    assert recap["changed"] == 5, output  # tenant, project, two pools, compute pool and app; the info tasks read
+    assert recap["changed"] == 6, output  # tenant, project, two pools, compute pool, app; the three info tasks read
     apps = client.AppsV1Api(cluster.api_client("admin"))
     deployment = apps.read_namespaced_deployment("llm-serve", "vision")
     assert deployment.spec.template.spec.node_selector["runwhere.ai/compute-pool"] == "vision-cluster"

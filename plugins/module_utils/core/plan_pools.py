@@ -170,16 +170,18 @@ class Pools(object):
             status = observed_status(pool_status(self.row(name, allocated), recorded(apps)), live, p.context.now)
             obj = live if entry is None else render_pool(self.specs[name][1], self.row(name, allocated), p.prefix)
             p.add("pool-status", status_write(obj, status, live), entry, self.cluster)
+        moved = {}  # id(entry) -> the nodes its pool change labels, by name
+        for node in sorted(self.changes):
+            if node in self.claims:
+                moved.setdefault(id(self.claims[node]), []).append(node)
         for name, (entry, spec) in sorted(self.specs.items()):
             apps = ledger.apps_on("pool", name, cluster=self.cluster)
             described = describe_pool(name, self.members(name), self.pods, p.prefix, spec.description,
                                       allocated=sum(app.count for app in apps))
-            p.report(entry, {"pool": described, "changed_nodes": sorted(
-                node for node, claim in self.claims.items() if claim is entry and node in self.changes)})
+            p.report(entry, {"pool": described, "changed_nodes": moved.get(id(entry), [])})
         for name, entry in sorted(self.removed.items()):
             workloads = workloads_on(name, self.live_members(name), self.pods, p.prefix)
             described = describe_pool(name, self.members(name), self.pods, p.prefix,
                                       ((self.live_pools.get(name) or {}).get("spec") or {}).get("description", ""),
                                       "absent")
-            p.report(entry, {"pool": described, "workloads": workloads, "changed_nodes": sorted(
-                node for node, claim in self.claims.items() if claim is entry and node in self.changes)})
+            p.report(entry, {"pool": described, "workloads": workloads, "changed_nodes": moved.get(id(entry), [])})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from functools import lru_cache
 
 _BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
 _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
@@ -29,6 +30,13 @@ def parse_quantity(value):
         value = str(value)
     if not isinstance(value, str):
         raise ValueError("quantity %r is not a string or number" % (value,))
+    return _parse_text(value)
+
+
+@lru_cache(maxsize=1024)
+def _parse_text(value):
+    """A quantity's text as a Fraction, remembered: a fleet's nodes repeat a handful of capacities (Fractions are
+    immutable, so one may be shared)."""
     match = _QUANTITY.match(value.strip())
     if not match:
         raise ValueError("%r is not a Kubernetes quantity (examples: 128Gi, 500m, 64G, 1.5, 1e3)" % (value,))
