@@ -78,6 +78,24 @@ def namespace_phase(core, name):
         raise
 
 
+def wait_for_bound_pods(context: str, timeout: float = 60) -> None:
+    """Until the cluster's controllers made every pod the apps' Deployments and Jobs ask for and its scheduler
+    bound them (a few seconds after the run that wrote them)."""
+    api = client.ApiClient(core_for(context).api_client.configuration)
+    apps, batch, core = client.AppsV1Api(api), client.BatchV1Api(api), client.CoreV1Api(api)
+    selector = "gpufabric.io/app"
+    want = sum(d.spec.replicas or 0 for d in apps.list_deployment_for_all_namespaces(label_selector=selector).items)
+    want += sum(j.spec.parallelism or 1 for j in batch.list_job_for_all_namespaces(label_selector=selector).items)
+    started = time.monotonic()
+    while True:
+        bound = sum(1 for pod in core.list_pod_for_all_namespaces(label_selector=selector).items
+                    if pod.spec.node_name and not pod.metadata.deletion_timestamp)
+        if bound >= want or time.monotonic() - started > timeout:
+            break
+        time.sleep(0.5)
+    print(f"    {bound} of {want} app pod(s) bound after {time.monotonic() - started:.1f} s", flush=True)
+
+
 def playbook(name: str, extra: dict) -> int:
     argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(INVENTORY), str(REPO / "playbooks" / name),
             "-e", json.dumps(extra)]
@@ -132,6 +150,7 @@ def main() -> int:
 
     for context, title in (("hub-admin", "the hub"), ("spoke-1-admin", "spoke-1"), ("spoke-2-admin", "spoke-2")):
         say(f"app pods on {title}, bound by its scheduler (NODE), Pending for want of a kubelet")
+        wait_for_bound_pods(context)
         kubectl(context, "get", "pods", "-A", "-l", "gpufabric.io/app", "-o", "wide")
 
     say("a project removed and declared again in the same run (the namespace controller finishes the removal)")

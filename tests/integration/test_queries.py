@@ -34,7 +34,7 @@ A100, A10, H100 = "NVIDIA-A100", "NVIDIA-A10", "NVIDIA-H100"
 # What the demo holds (tests/harness/demo.py, playbooks/files/demo-fleet.yml): on the hub, jobs of 8 + 4 GPUs on
 # training-pool's 16 A100s and chat (4 x A10) on inference-pool's 8; llm-serve (4 GPUs) on vision-cluster's edge
 # hosts (8 GPUs); finetune (2 x 8 A100) filling vision-train on spoke-1; embed (2 x 4 H100) on nlp-serve on spoke-2
-# (16 GPUs). Quotas: vision 40 A100 (20 used), nlp 8 A10 (4 used), 16 H100 (8 used), 8 A100 (none used).
+# (16 GPUs). Quotas: vision 32 A100 (20 used), nlp 8 A10 (4 used), 16 H100 (8 used), 8 A100 (none used).
 ANSWERS = {
     "Which pools have at least 4 free A100 GPUs?": ["training-pool"],
     "Which projects have used at least half of their quota of a GPU family, and of which?": [
@@ -171,8 +171,8 @@ def test_project_info_lists_the_demo_projects_as_the_operator_and_writes_nothing
     rows = dict((row["name"], row) for row in first["projects"])
     assert sorted(rows) == ["nlp", "vision"]  # research and notebooks hold jobs but are no projects
     vision, nlp = rows["vision"], rows["nlp"]
-    assert (vision["tenant"], vision["gpu_quota"], vision["gpu_used"]) == ("research", {A100: 40}, {A100: 20})
-    assert vision["gpus"] == [{"family": A100, "quota": 40, "used": 20, "free": 20, "used_percent": 50}]
+    assert (vision["tenant"], vision["gpu_quota"], vision["gpu_used"]) == ("research", {A100: 32}, {A100: 20})
+    assert vision["gpus"] == [{"family": A100, "quota": 32, "used": 20, "free": 12, "used_percent": 62}]
     assert nlp["gpus"] == [{"family": A10, "quota": 8, "used": 4, "free": 4, "used_percent": 50},
                            {"family": A100, "quota": 8, "used": 0, "free": 8, "used_percent": 0},
                            {"family": H100, "quota": 16, "used": 8, "free": 8, "used_percent": 50}]

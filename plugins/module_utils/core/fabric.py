@@ -63,6 +63,7 @@ class Entry:
 class FabricSpec:
     label_prefix: str
     entries: Tuple[Entry, ...] = ()
+    spokes: Tuple[str, ...] = ()  # the names under `spokes:`, registered by the spoke module
 
     def of(self, kind):
         return tuple(entry for entry in self.entries if entry.kind == kind)
@@ -155,7 +156,9 @@ def parse_fabric(document, label_prefix=None):
                 entries.append(parse_entry(kind, args, where))
             except FabricError as error:
                 errors += error.errors
-    spec = FabricSpec(prefix, tuple(entries))
+    spokes = document.get("spokes") if isinstance(document.get("spokes"), list) else ()
+    spec = FabricSpec(prefix, tuple(entries), tuple(sorted(set(
+        str(entry["name"]) for entry in spokes if isinstance(entry, dict) and entry.get("name")))))
     raise_if(errors + duplicate_errors(spec))
     return spec
 
@@ -336,7 +339,7 @@ def scoped(spec, spoke, state):
         if entry.kind in ("tenant", "project"):
             return not spoke
         return entry.cluster == spoke
-    return FabricSpec(spec.label_prefix, tuple(entry for entry in spec.entries if kept(entry)))
+    return FabricSpec(spec.label_prefix, tuple(entry for entry in spec.entries if kept(entry)), spec.spokes)
 
 
 def single_entry_spec(kind, args, label_prefix):

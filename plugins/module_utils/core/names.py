@@ -27,6 +27,12 @@ _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _ARCHITECTURES = {"amd64": "AMD64", "x86_64": "AMD64", "arm64": "ARM64", "aarch64": "ARM64"}
 
 
+def managed(obj):
+    """Whether the platform made this object (it carries app.kubernetes.io/managed-by: gpufabric)."""
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return all(labels.get(key) == value for key, value in MANAGED_BY.items())
+
+
 def _too_long(what, value, limit):
     return "%s '%s' is %d characters; the limit is %d" % (what, value, len(value), limit)
 

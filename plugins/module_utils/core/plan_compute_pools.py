@@ -19,7 +19,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import parse_hosts
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan import (
     apply_plan, deleting_allocation, plan_delete, plan_many)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import managed
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_render import (
     compute_pool_label_changes, compute_pool_state, render_compute_pool, render_compute_pool_status, with_free_gpus)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.compute_pool_spec import (

@@ -9,7 +9,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled i
     render_pool, workloads_on)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import pool_row
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.ledger import recorded
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import managed
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.selector import matches, parse_selector
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
     delete_write, label_write, observed_status, status_write)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.apps import gpus_by_family
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity import (
     gpu_usage, quota_capacity_warnings, quota_errors, usage_by_quota)
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import MANAGED_BY
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import managed
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.registration import spoke_gpus
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import parse_quantity
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.project import (
@@ -28,11 +28,6 @@ def quota_used(quota):
     controller manager (all families together; None until the quota has been counted)."""
     used = (((quota or {}).get("status") or {}).get("used") or {}).get("requests.nvidia.com/gpu")
     return None if used is None else int(parse_quantity(used))
-
-
-def managed(obj):
-    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
-    return all(labels.get(key) == value for key, value in MANAGED_BY.items())
 
 
 def terminating(obj):
@@ -128,13 +123,19 @@ class Tenancy(object):
 
     def capacity(self):
         """({family: GPUs}, what that counts): the hub's own Nodes plus what each spoke gpufabric registered
-        reported (its ManagedCluster), since projects' apps run on the spokes too."""
+        reported (its ManagedCluster), since projects' apps run on the spokes too. Spokes the spec declares but
+        that are not registered yet (the hub's part of a fleet runs before the spokes register) are named."""
         capacity = dict(gpus_by_family(self.p.state.items("Node")))
         spokes = [cluster for cluster in self.p.state.items("ManagedCluster") if managed(cluster)]
         for cluster in spokes:
             for family, count in spoke_gpus(cluster, self.p.prefix).items():
                 capacity[family] = capacity.get(family, 0) + count
-        return capacity, ("the hub and its %d registered spoke(s)" % len(spokes) if spokes else "the cluster")
+        where = "the hub and its %d registered spoke(s)" % len(spokes) if spokes else "the cluster"
+        pending = sorted(set(self.p.spec.spokes) - set(c["metadata"]["name"] for c in spokes))
+        if pending:
+            where += " (spoke(s) %s of the spec are not registered yet, so their GPUs are not counted)" % (
+                ", ".join(pending))
+        return capacity, where
 
     def _assigned(self, tenant):
         assigned = {}

@@ -20,7 +20,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.options im
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_apps import Apps
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_compute_pools import ComputePools
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_pools import Pools
-from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import Tenancy, managed
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import managed
+from ansible_collections.gpufabric.platform.plugins.module_utils.core.plan_tenancy import Tenancy
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.state import ClusterState
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import apply_write
 

@@ -24,7 +24,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.capacity i
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import host_from_node
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    LABEL_LIMIT, MANAGED_BY, dns_label_errors, label_value_errors)
+    LABEL_LIMIT, MANAGED_BY, dns_label_errors, label_value_errors, managed)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.writes import (
     DELETE, apply_write, delete_write)
 
@@ -88,12 +88,6 @@ def _labels(name=None, **extra):
         labels[SPOKE_LABEL] = name
     labels.update(extra)
     return labels
-
-
-def managed(obj):
-    """Whether the platform made this object (it carries app.kubernetes.io/managed-by: gpufabric)."""
-    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
-    return all(labels.get(key) == value for key, value in MANAGED_BY.items())
 
 
 # -- the spoke module's arguments -------------------------------------------------------------------------------------
