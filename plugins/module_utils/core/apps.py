@@ -25,8 +25,8 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.families i
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.labelled import pool_keys
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    MAX_COUNT, MANAGED_BY, dns_label_errors, label_key_errors, label_value_errors, normalise_architecture,
-    normalise_family)
+    MAX_COUNT, MANAGED_BY, dns_label_errors, family_errors, label_key_errors, label_value_errors,
+    normalise_architecture, normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.osmo import (
     merge_pod_templates, resolve_variables, substitute, validation_failures)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import format_quantity, parse_quantity
@@ -145,6 +145,10 @@ def parse_app(args):
     # A value is written as its text: a mapping, a list or null would become Python's spelling of it.
     errors += ["env.%s must be a string or a number, got %r" % (key, value) for key, value in
                sorted(env.items(), key=lambda item: str(item[0])) if value is None or isinstance(value, (dict, list))]
+    platform = args.get("platform")
+    if platform:  # a GPU type label value on a labelled pool, a family on a compute pool
+        errors += family_errors(platform, "platform") if targets[0] == "compute_pool" else \
+            label_value_errors(platform, "platform (a GPU type of the pool)")
     command = _texts(args.get("command"), "command", errors)
     arguments = _texts(args.get("args"), "args", errors)
     raise_if(errors)

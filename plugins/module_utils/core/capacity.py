@@ -13,7 +13,7 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.core.families i
     covering, covers, gpu_row, overlap_errors, overlaps, row_name)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.model import GPU_RESOURCE
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    MAX_COUNT, normalise_architecture, normalise_family)
+    MAX_COUNT, family_errors, normalise_architecture, normalise_family)
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.quantity import (
     format_quantity, parse_quantity, plain_number)
 
@@ -228,6 +228,10 @@ def parse_gpu_quota(quota, what="gpu_quota"):
         key = normalise_family(family)
         if not key:
             errors.append("%s: empty GPU family" % what)
+            continue
+        family_problems = family_errors(family, "%s family" % what)
+        if family_problems:
+            errors += family_problems
             continue
         if key in seen:
             errors.append("%s: family %s is listed twice (as %r)" % (what, key, family))

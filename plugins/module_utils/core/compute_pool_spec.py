@@ -10,8 +10,8 @@ from typing import Optional, Tuple
 
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.errors import FabricError, raise_if
 from ansible_collections.gpufabric.platform.plugins.module_utils.core.names import (
-    MAX_COUNT, dns_label_errors, dns_subdomain_errors, generated_worker_pool_name, label_value_errors, label_key_errors, normalise_architecture,
-    normalise_family)
+    MAX_COUNT, dns_label_errors, dns_subdomain_errors, family_errors, generated_worker_pool_name, label_key_errors,
+    label_value_errors, normalise_architecture, normalise_family)
 
 MODES = ("dedicated", "shared")
 CONTROL_PLANE_SIZES = (1, 3, 5)
@@ -182,6 +182,7 @@ def _worker_pool(raw, index, pool_name, namespace, errors):
     family = normalise_family(gpu.get("family") or "")
     if not family:
         errors.append("%s: gpu.family is required" % where)
+    errors.extend(family_errors(gpu.get("family"), "%s gpu.family" % where))
     count = _int(gpu.get("count", gpu.get("gpu_count", gpu.get("gpuCount"))), "%s gpu count" % where, errors, 1)
     min_nodes = _int(raw.get("min_worker_nodes", raw.get("minWorkerNodes", 1)), "%s min_worker_nodes" % where,
                      errors, 1)

@@ -112,6 +112,13 @@ def normalise_family(family):
     return family_name(family)
 
 
+def family_errors(family, what="GPU family"):
+    """A family written in a quota, a worker pool or an app's platform names GPUs by their product labels, so,
+    spelled the one way it counts (normalise_family), it must be a label value. Empty is the caller's to report."""
+    name = normalise_family(family)
+    return label_value_errors(name, what) if name else []
+
+
 def family_vendor(family):
     """'NVIDIA-A100' -> 'nvidia' (for machine pool names and the gpu-family-<vendor> label)."""
     head, sep, unused = normalise_family(family).partition("-")
