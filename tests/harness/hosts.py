@@ -36,8 +36,17 @@ PYTHON_ON_HOSTS = "/usr/bin/python3"
 SSHD = "/usr/sbin/sshd"
 # Shared by every sshd on the machine (privilege separation); the package creates it only at service start.
 SSHD_RUN_DIR = Path("/run/sshd")
-# The paths each host sees privately; these mount points are created on the machine if missing.
-PRIVATE_DIRS = {"opt": Path("/opt/gpufabric"), "etc": Path("/etc/gpufabric")}
+# The paths each host sees privately; these mount points are created on the machine if missing. /usr/local/sbin
+# (on every root PATH) holds what a host's GPU driver tools answer (Host.give_gpus).
+PRIVATE_DIRS = {"opt": Path("/opt/gpufabric"), "etc": Path("/etc/gpufabric"), "sbin": Path("/usr/local/sbin")}
+# What `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader,nounits` prints, one line per GPU; any
+# other question fails, as it would for a driver that cannot answer it.
+NVIDIA_SMI = """#!/bin/sh
+case "$*" in
+  *--query-gpu=name,memory.total*--format=csv,noheader,nounits*) printf '%s' '{lines}' ;;
+  *) echo "nvidia-smi on a test host answers only --query-gpu=name,memory.total" >&2; exit 9 ;;
+esac
+"""
 SSH_OPTIONS = ("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR")
 
 SSHD_CONFIG = """\
@@ -147,7 +156,8 @@ def free_subnet(start: str | None = None, tries: int = 40) -> str:
 
 @dataclass(frozen=True)
 class Host:
-    """One test host: `directory` holds its sshd files and the trees it sees as /opt/gpufabric and /etc/gpufabric."""
+    """One test host: `directory` holds its sshd files and the trees it sees as /opt/gpufabric, /etc/gpufabric and
+    /usr/local/sbin."""
 
     name: str
     address: str
@@ -163,6 +173,16 @@ class Host:
     def etc(self) -> Path:
         """What the host sees as /etc/gpufabric."""
         return self.directory / "etc"
+
+    def give_gpus(self, model: str, memory_mib: int, count: int) -> None:
+        """Make the host report `count` GPUs of `model` through nvidia-smi, as a machine with NVIDIA's driver does
+        (the test hosts have no GPUs); count 0 takes the driver away again."""
+        tool = self.directory / "sbin" / "nvidia-smi"
+        if not count:
+            tool.unlink(missing_ok=True)
+            return
+        tool.write_text(NVIDIA_SMI.format(lines="".join("%s, %d\n" % (model, memory_mib) for unused in range(count))))
+        tool.chmod(0o755)
 
 
 def inventory_document(hosts: list, key: Path, control_dir: Path, groups: dict | None = None) -> dict:

@@ -11,6 +11,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,16 @@ def api(kubeconfig):
     return client.ApiClient(configuration)
 
 
+def wait_for(probe, timeout):
+    """probe()'s first truthy answer within timeout seconds, else its last."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if answer or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
 def edgehosts(kubeconfig):
     from kubernetes import client
 
@@ -183,6 +194,7 @@ def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_onl
     local = tmp_path / "local"
     path = inventory(test_hosts, tmp_path / "inventory.yml")
     (h1.opt / "keep").write_text("the host's own")  # something the appliance must leave alone
+    h3.give_gpus("NVIDIA A100-SXM4-80GB", 81920, 4)  # h3's driver reports four A100s; h2 has no GPU
     try:
         code, output = run(test_hosts, APPLIANCE, path, local)
         assert code == 0, output[-5000:]
@@ -199,6 +211,9 @@ def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_onl
         assert sorted(registered) == ["h2", "h3"]
         assert registered["h2"]["spec"]["address"] == h2.address and registered["h3"]["spec"]["address"] == h3.address
         assert registered["h2"]["status"]["health"] == "Healthy"
+        assert registered["h2"]["status"]["gpuCount"] == 0 and registered["h3"]["status"]["gpuCount"] == 4
+        assert [(row["family"], row["count"], row["memoryMiB"]) for row in registered["h3"]["status"]["gpus"]] == [
+            ("NVIDIA-A100", 4, 81920)]
         version = registered["h2"]["metadata"]["resourceVersion"]
 
         # Another machine (h3's address) under the name h2: refused before any change on any host.
@@ -215,12 +230,15 @@ def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_onl
         assert edgehosts(admin)["h2"]["metadata"]["resourceVersion"] == version
         assert not (h3.opt / "appliance").exists()
 
-        # A compute pool over the edge hosts becomes a spoke cluster.
+        # A compute pool over the edge hosts (its control plane on h2, its GPU workers on h3) becomes a spoke
+        # cluster, and an app on it asks for two of h3's GPUs.
         pools = tmp_path / "hub.compute_pools.yml"
         pools.write_text(yaml.safe_dump({"plugin": "gpufabric.platform.compute_pools", "kubeconfig": str(admin)}))
-        spec = {"projects": [{"name": "vision"}],
+        spec = {"projects": [{"name": "vision", "gpu_quota": {"NVIDIA-A100": 4}}],
                 "compute_pools": [{"name": "edge-a", "namespace": "vision", "host_source": "edgehosts",
-                                   "spoke": "edge-a", "control_plane": {"node_count": 1}}]}
+                                   "spoke": "edge-a", "control_plane": {"node_count": 1},
+                                   "worker_pools": [{"name": "gpu", "gpu": {"family": "NVIDIA-A100", "count": 4},
+                                                     "min_worker_nodes": 1}]}]}
         from tests.harness.ansible import run_module
 
         result = run_module("fabric", {"spec": spec}, str(admin), context="hub-admin")
@@ -228,11 +246,29 @@ def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_onl
         code, output = run(test_hosts, SPOKE_CLUSTER, path, local, "-i", pools)
         assert code == 0, output[-5000:]
         spoke_admin = local / "edge-a" / "admin.kubeconfig"
-        nodes = client.CoreV1Api(api(spoke_admin)).list_node().items
-        assert [node.metadata.name for node in nodes] == ["h2"]
-        assert nodes[0].metadata.labels["runwhere.ai/compute-pool"] == "edge-a"
+        spoke_core = client.CoreV1Api(api(spoke_admin))
+        nodes = dict((node.metadata.name, node) for node in spoke_core.list_node().items)
+        assert sorted(nodes) == ["h2", "h3"]
+        assert all(node.metadata.labels["runwhere.ai/compute-pool"] == "edge-a" for node in nodes.values())
+        assert nodes["h3"].metadata.labels["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+        assert nodes["h3"].status.capacity["nvidia.com/gpu"] == "4" and "nvidia.com/gpu" not in nodes[
+            "h2"].status.capacity
         spoke_pids = pids(h2)
         assert sorted(spoke_pids) == sorted(SERVICES)
+
+        app = {"name": "infer", "namespace": "vision", "compute_pool": "edge-a", "image": "registry.example/infer:1",
+               "resources": {"gpu": 2}}
+        placed = run_module("app_deployment", app, str(admin), context="hub-admin")
+        assert not placed.get("failed") and placed["changed"], placed
+        bound = wait_for(lambda: [pod.spec.node_name for pod in spoke_core.list_namespaced_pod(
+            "vision", label_selector="gpufabric.io/app=infer").items if pod.spec.node_name], 60)
+        assert bound == ["h3"]  # the spoke's own scheduler put it on the GPU host
+        recorded = client.CustomObjectsApi(api(admin)).get_namespaced_custom_object(
+            "gpufabric.io", "v1alpha1", "vision", "computepools", "edge-a")["status"]["aiWorkloadRefs"]
+        assert [(ref["name"], ref["gpuCount"]) for ref in recorded] == [("infer", 2)]
+        removed_app = run_module("app_deployment", {"name": "infer", "namespace": "vision", "state": "absent"},
+                                 str(admin), context="hub-admin")
+        assert not removed_app.get("failed") and removed_app["changed"], removed_app
 
         code, output = run(test_hosts, SPOKE_CLUSTER, path, local, "-i", pools)
         assert code == 0 and all(row["changed"] == 0 for row in recap(output).values()), output[-4000:]
@@ -267,6 +303,7 @@ def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_onl
         assert (h1.opt / "keep").read_text() == "the host's own"
         assert not (local / "hub").exists()
     finally:
+        h3.give_gpus("", 0, 0)
         for host in (h1, h2):
             for pid in pids(host).values():
                 if alive(pid):

@@ -239,6 +239,12 @@ def edgehost_facts(edgehost):
             "gpus": list(source.get("gpus") or ())}
 
 
+def product_label(model):
+    """nvidia-smi's model name as GPU feature discovery writes it in nvidia.com/gpu.product: spaces become '-'
+    ('NVIDIA A100-SXM4-80GB' -> 'NVIDIA-A100-SXM4-80GB'), so the value is a valid label value."""
+    return "-".join(str(model).split())
+
+
 def render_node(name, facts, labels=None, control_plane=False, schedule_workloads=True):
     """The Node a kubelet on the host would register: architecture and OS labels, GPU feature discovery's product,
     count and memory labels, the given labels (the compute pool's, under the platform's prefix), the control-plane
@@ -248,7 +254,7 @@ def render_node(name, facts, labels=None, control_plane=False, schedule_workload
     gpus = list(facts.get("gpus") or ())
     if gpus:
         main = max(gpus, key=lambda row: (int(row.get("count") or 0), str(row.get("model"))))
-        node_labels[GPU_PRODUCT_LABEL] = str(main.get("model") or main.get("family"))
+        node_labels[GPU_PRODUCT_LABEL] = product_label(main.get("model") or main.get("family"))
         node_labels[GPU_COUNT_LABEL] = str(sum(int(row.get("count") or 0) for row in gpus))
         if main.get("memoryMiB"):
             node_labels[GPU_MEMORY_LABEL] = str(main["memoryMiB"])

@@ -258,6 +258,15 @@ def test_a_host_becomes_the_node_a_kubelet_would_register_and_registering_again_
     assert plan_node("gpu-1", edge, labels, False, True, live, LATER) == []
 
 
+def test_the_node_carries_the_product_as_gpu_feature_discovery_writes_it_from_nvidia_smis_model_name():
+    smi = [{"model": "NVIDIA A100-SXM4-80GB", "count": 4, "memory_mib": 81920}]  # nvidia-smi's spelling
+    edge = edgehost_facts(registered("gpu-2", facts(gpus=smi)))
+    labels = plan_node("gpu-2", edge, {}, False, True, None, NOW)[0].body["metadata"]["labels"]
+    assert (labels["nvidia.com/gpu.product"], labels["nvidia.com/gpu.count"], labels["nvidia.com/gpu.memory"]) == (
+        "NVIDIA-A100-SXM4-80GB", "4", "81920")
+    assert registered("gpu-2", facts(gpus=smi))["status"]["gpus"][0]["family"] == "NVIDIA-A100"
+
+
 def test_a_control_plane_node_is_tainted_unless_workloads_may_run_there():
     edge = edgehost_facts(registered("cp-1"))
     assert render_node("cp-1", edge, control_plane=True, schedule_workloads=False)["spec"] == {
