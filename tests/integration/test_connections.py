@@ -323,14 +323,16 @@ def certificates(folder):
 class Front(object):
     """A loopback endpoint that forwards each request to the apiserver and answers with its response.
 
-    `refuse_first` answers the first request with 429 and Retry-After: 1 instead; `tls` (server certificate,
-    key, client CA) makes it require a client certificate and forward as the user its common name names.
+    `refuse_first` answers the first request with 429 and Retry-After: 1 instead (kept in `refused`); `tls`
+    (server certificate, key, client CA) makes it require a client certificate and forward as the user its common
+    name names.
     """
 
     def __init__(self, control_plane, tls=None, refuse_first=False):
         import urllib3
 
-        self.control_plane, self.refuse_first, self.seen = control_plane, refuse_first, []
+        self.control_plane, self.refuse_first, self.seen, self.refused = control_plane, refuse_first, [], []
+        self.lock = threading.Lock()  # requests arrive on several connections at once
         self.upstream = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=str(control_plane.ca_cert))
         front = self
 
@@ -365,8 +367,13 @@ class Front(object):
         body = handler.rfile.read(length) if length else None
         peer = handler.connection.getpeercert() if hasattr(handler.connection, "getpeercert") else None
         common_name = dict(item[0] for item in peer["subject"]).get("commonName") if peer else None
-        self.seen.append((handler.command, handler.path, common_name))
-        if self.refuse_first and len(self.seen) == 1:
+        request = (handler.command, handler.path, common_name)
+        with self.lock:
+            self.seen.append(request)
+            refuse = self.refuse_first and not self.refused
+            if refuse:
+                self.refused.append(request)
+        if refuse:
             return self.reply(handler, 429, b'{"message": "Too many requests, please try again later."}',
                               {"Retry-After": "1"})
         headers = dict((key, value) for key, value in handler.headers.items()
@@ -477,9 +484,9 @@ def test_429_with_retry_after_is_waited_out_and_reported(control_plane, tmp_path
         path = single(tmp_path / "config", {"server": front.url}, {"token": control_plane.token("operator")})
         result = pool_info(path)
         assert reached(result)
-        first = front.seen[0][:2]
-        assert first in [request[:2] for request in front.seen[1:]]  # the refused request, sent again
-        assert any("asked 1 time(s) to slow down" in warning and "%s %s" % first in warning
+        refused = front.refused[0]
+        assert front.seen.count(refused) == 2  # the refused request, sent again
+        assert any("asked 1 time(s) to slow down" in warning and "%s %s" % refused[:2] in warning
                    for warning in result["warnings"]), result["warnings"]
     finally:
         front.close()
