@@ -576,9 +576,10 @@ def remove_app(kubeconfig, core, name: str) -> None:
     apps = client.AppsV1Api(core.api_client)
     deadline = time.monotonic() + 60
     while True:  # no kubelet: pods the garbage collector deletes would stay Terminating, their GPUs held
+        # ReplicaSets first: once none is left no pod can be made, so the pods listed after are all there are
+        sets = apps.list_namespaced_replica_set(RACE, label_selector=f"gpufabric.io/app={name}").items
         force_delete_pods(core, RACE, f"gpufabric.io/app={name}")
         left = core.list_namespaced_pod(RACE, label_selector=f"gpufabric.io/app={name}").items
-        sets = apps.list_namespaced_replica_set(RACE, label_selector=f"gpufabric.io/app={name}").items
         if not left and not sets:
             return
         assert time.monotonic() < deadline, f"pods of {name} still there: {[p.metadata.name for p in left]}"
