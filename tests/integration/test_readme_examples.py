@@ -64,9 +64,9 @@ def write_playbook(directory, tasks):
     """A play on localhost with the connection set once for the collection, beside the pool documents a `src`
     names (searched in the playbook's files/)."""
     shutil.copytree(REPO / "playbooks" / "files" / "pools", directory / "files" / "pools", dirs_exist_ok=True)
+    connection = {"kubeconfig": "{{ kubeconfig }}", "context": "operator"}
     play = [{"hosts": "localhost", "gather_facts": False,
-             "module_defaults": {"group/gpufabric.platform.kube": {"kubeconfig": "{{ kubeconfig }}",
-                                                                    "context": "operator"}},
+             "module_defaults": {"group/gpufabric.platform.kube": connection},
              "tasks": sorted(tasks, key=lambda task: ORDER.index(module_of(task)))}]
     path = directory / "readme.yml"
     path.write_text(yaml.safe_dump(play, sort_keys=False))
