@@ -134,16 +134,23 @@ class FabricRun(object):
         sender.send(writes)
 
     @property
+    def sent(self):
+        """Every write of the run: those an earlier attempt made before a conflict cut it short, then the plan
+        carried out (a write of the first attempt is in no later plan: that plan reads it as done)."""
+        return list(self.done) + list(self.plan.writes if self.plan else ())
+
+    @property
     def changed(self):
-        return bool(self.done) or bool(self.plan and self.plan.writes)
+        return bool(self.sent)
 
     def writes_of(self, entry):
-        return [write for write in self.plan.writes if write.entry == entry.where]
+        return [write for write in self.sent if write.entry == entry.where]
 
     def diff(self, writes=None):
-        """{"before": {key: ...}, "after": {key: ...}} of the writes, as check mode and the real run both show it."""
+        """{"before": {key: ...}, "after": {key: ...}} of the writes, as check mode and the real run both show it:
+        a key's before is what the run first found, its after what it last wrote."""
         before, after = {}, {}
-        for write in self.plan.writes if writes is None else writes:
+        for write in self.sent if writes is None else writes:
             old, new = diff_of(write, self.spec.label_prefix)
             key = write.key
             before.setdefault(key, old)
@@ -158,7 +165,7 @@ class FabricRun(object):
         """Per kind: what was created, changed, removed, and the declared objects left alone."""
         kinds = {}
         touched = set()
-        for write in self.plan.writes:
+        for write in self.sent:
             row = kinds.setdefault(write.kind, {"created": [], "changed": [], "removed": [], "unchanged": []})
             name = "%s/%s" % (write.namespace, write.name) if write.namespace else write.name
             touched.add((write.kind, name))
@@ -233,7 +240,7 @@ class FabricRunner(object):
             self.module.warn(warning)
         result = {"changed": fabric.changed, "summary": fabric.summary(), "waiting": list(plan.waiting),
                   "entries": [dict(report, entry=where, kind=kind) for where, kind, report in plan.reports],
-                  "writes": len(plan.writes) + len(fabric.done)}
+                  "writes": len(fabric.sent)}
         if self.module._diff:
             result["diff"] = fabric.diff()
         return result

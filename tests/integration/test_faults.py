@@ -116,9 +116,9 @@ def node_labels(core: client.CoreV1Api, names=None) -> dict:
 class Started:
     """A module process started in a process group of its own (so the group can be killed); `result()` waits for it."""
 
-    def __init__(self, module: str, args: dict, kubeconfig, context: str = "operator"):
+    def __init__(self, module: str, args: dict, kubeconfig, context: str = "operator", diff: bool = False):
         payload = {"ANSIBLE_MODULE_ARGS": dict(args, kubeconfig=str(kubeconfig), context=context,
-                                               _ansible_check_mode=False, _ansible_diff=False)}
+                                               _ansible_check_mode=False, _ansible_diff=diff)}
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
             json.dump(payload, handle)
         self.args_file = handle.name
@@ -305,14 +305,18 @@ def test_control_plane_restarted_after_a_crash_keeps_what_the_modules_wrote(plan
     ]
     for module, args in tasks:
         assert ok(run_module(module, args, kubeconfig))["changed"], module
-    custom = client.CustomObjectsApi(plane.api_client())
-    before = {
-        "compute pool": custom.get_namespaced_custom_object(GROUP, VERSION, "crash", "computepools",
-                                                            "crash-cp")["status"],
-        "pool": custom.get_cluster_custom_object(GROUP, VERSION, "pools", "crash-pool")["status"],
-        "tenant": custom.get_cluster_custom_object(GROUP, VERSION, "tenants", "crash")["status"],
-        "labels": {name: prefixed(labels) for name, labels in node_labels(core).items()},
-    }
+
+    def snapshot(core, custom):
+        """What the crash must keep: the statuses the run wrote and the Nodes' gpufabric labels."""
+        return {
+            "compute pool": custom.get_namespaced_custom_object(GROUP, VERSION, "crash", "computepools",
+                                                                "crash-cp")["status"],
+            "pool": custom.get_cluster_custom_object(GROUP, VERSION, "pools", "crash-pool")["status"],
+            "tenant": custom.get_cluster_custom_object(GROUP, VERSION, "tenants", "crash")["status"],
+            "labels": {name: prefixed(labels) for name, labels in node_labels(core).items()},
+        }
+
+    before = snapshot(core, client.CustomObjectsApi(plane.api_client()))
     assert before["compute pool"]["gpuAllocated"] == 8 and before["pool"]["gpuAllocated"] == 8
     old_kubeconfig = json.loads(plane.kubeconfig.read_text())
     old_ca = plane.ca_cert.read_bytes()
@@ -337,15 +341,8 @@ def test_control_plane_restarted_after_a_crash_keeps_what_the_modules_wrote(plan
     finally:
         os.unlink(ca.name)
 
-    core, custom = core_of(plane), client.CustomObjectsApi(plane.api_client())
-    after = {
-        "compute pool": custom.get_namespaced_custom_object(GROUP, VERSION, "crash", "computepools",
-                                                            "crash-cp")["status"],
-        "pool": custom.get_cluster_custom_object(GROUP, VERSION, "pools", "crash-pool")["status"],
-        "tenant": custom.get_cluster_custom_object(GROUP, VERSION, "tenants", "crash")["status"],
-        "labels": {name: prefixed(labels) for name, labels in node_labels(core).items()},
-    }
-    assert after == before
+    core = core_of(plane)
+    assert snapshot(core, client.CustomObjectsApi(plane.api_client())) == before
     apps = client.AppsV1Api(plane.api_client())
     assert {d.metadata.name for d in apps.list_namespaced_deployment("crash").items} == {"serve", "train"}
     assert core.read_namespaced_resource_quota("gpu-quota", "crash").spec.hard == {"requests.nvidia.com/gpu": "32"}
@@ -652,7 +649,7 @@ def test_conflicting_status_write_is_planned_again_and_both_writers_are_kept(kub
 
     writes.start()
     tail = AuditTail(control_plane.audit_log)
-    run = Started("pool_label", pool_args("replan", names), kubeconfig)
+    run = Started("pool_label", pool_args("replan", names), kubeconfig, diff=True)
     assert tail.wait_for(node_patch, 1, run.running) >= 1, run.result()
     # between the run's read of the Pool and its status write, another writer records an app on the pool
     record_concurrent_app(custom_objects, "replan", "other-app", "elsewhere", 24)
@@ -665,6 +662,9 @@ def test_conflicting_status_write_is_planned_again_and_both_writers_are_kept(kub
     assert after["aiWorkloadRefs"] == [{"name": "other-app", "namespace": "elsewhere", "family": A100,
                                         "gpuCount": 24, "architecture": "AMD64"}]
     assert (after["nodeCount"], after["gpuTotal"], after["gpuAllocated"]) == (160, 1280, 24)
+    # the diff is the whole run's: the node labels the first attempt wrote, and the status the second wrote
+    written = ["Pool/replan", "Pool/replan/status"] + ["Node/" + name for name in names[2:]]
+    assert sorted(result["diff"]["after"]) == sorted(written)
 
     writes.start()
     assert ok(run_module("pool_label", pool_args("replan", names), kubeconfig))["changed"] is False
