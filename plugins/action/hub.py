@@ -23,6 +23,26 @@ def _documents(path):
         return [document for document in yaml.safe_load_all(handle) if document]
 
 
+def read_documents(option, items, find):
+    """The documents an option lists: a mapping as it is, a path (searched with `find`, like any file of the
+    play) read for every YAML document it holds."""
+    documents = []
+    for index, item in enumerate(items or ()):
+        if isinstance(item, dict):
+            documents.append(item)
+            continue
+        if not isinstance(item, str):
+            raise AnsibleActionFail("%s[%d] must be a file path or a CRD mapping, got %s"
+                                    % (option, index, type(item).__name__))
+        try:
+            documents.extend(_documents(find(item)))
+        except AnsibleActionFail:
+            raise
+        except Exception as error:  # the search raises AnsibleError for a file that is not there
+            raise AnsibleActionFail("%s[%d]: cannot read %s: %s" % (option, index, item, error))
+    return documents
+
+
 def collection_manifests(root=ROOT):
     """The documents of manifests/crds and manifests/rbac, in file-name order."""
     documents = []
@@ -43,22 +63,9 @@ class ActionModule(ActionBase):
         """The module's arguments with the controller's files read into them."""
         if not args.get("manifests"):
             args["manifests"] = collection_manifests()
-        crds = []
-        for index, item in enumerate(args.get("ocm_crds") or ()):
-            if isinstance(item, dict):
-                crds.append(item)
-                continue
-            if not isinstance(item, str):
-                raise AnsibleActionFail("ocm_crds[%d] must be a file path or a CRD mapping, got %s"
-                                        % (index, type(item).__name__))
-            try:
-                crds.extend(_documents(self._find_needle("files", item)))
-            except AnsibleActionFail:
-                raise
-            except Exception as error:  # the search raises AnsibleError for a file that is not there
-                raise AnsibleActionFail("ocm_crds[%d]: cannot read %s: %s" % (index, item, error))
         if "ocm_crds" in args:
-            args["ocm_crds"] = crds
+            args["ocm_crds"] = read_documents("ocm_crds", args["ocm_crds"],
+                                              lambda path: self._find_needle("files", path))
         return args
 
     def run(self, tmp=None, task_vars=None):

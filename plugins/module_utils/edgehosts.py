@@ -24,6 +24,16 @@ from ansible_collections.gpufabric.platform.plugins.module_utils.kube.spokes imp
 from ansible_collections.gpufabric.platform.plugins.module_utils.runner import REPLANS, utc_now
 
 
+# The hardware options edge_host and edge_host_report share (documented by the host_facts doc fragment).
+HOST_FACTS_ARG_SPEC = dict(
+    cpus=dict(type="int", default=0),
+    memory_mb=dict(type="int", default=0),
+    gpus=dict(type="list", elements="dict", default=[], options=dict(
+        family=dict(type="str"), model=dict(type="str", required=True), count=dict(type="int", required=True),
+        memory_mib=dict(type="int"))),
+)
+
+
 def host_facts_of(params):
     """The module's facts options as the core keeps a host's facts."""
     return {"address": params.get("address") or "", "machine_id": params.get("machine_id") or "",

@@ -40,34 +40,6 @@ options:
   architecture:
     description: V(AMD64) or V(ARM64) (V(x86_64) and V(aarch64) are read as those). Required with O(state=present).
     type: str
-  cpus:
-    description: Logical CPUs.
-    type: int
-    default: 0
-  memory_mb:
-    description: Memory in MiB, as Ansible's C(memtotal_mb) reports it.
-    type: int
-    default: 0
-  gpus:
-    description: GPUs by model, as M(gpufabric.platform.appliance_preflight) returns them.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      family:
-        description: The GPU family (V(NVIDIA-A100)); derived from O(gpus[].model) when omitted.
-        type: str
-      model:
-        description: The product as GPU feature discovery names it (V(NVIDIA-A100-SXM4-80GB)).
-        type: str
-        required: true
-      count:
-        description: How many.
-        type: int
-        required: true
-      memory_mib:
-        description: Memory of one GPU in MiB.
-        type: int
   kubeconfig_path:
     description:
       - Where to write the kubeconfig of the host's identity, on the machine the module runs on (mode 0600). With
@@ -95,6 +67,7 @@ options:
     default: false
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.host_facts
 attributes:
   check_mode:
     support: full
@@ -136,7 +109,7 @@ edge_host:
     writes: {description: The objects written (or that would be)., type: list, elements: str}
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.edgehosts import EdgeHostRunner
+from ansible_collections.gpufabric.platform.plugins.module_utils.edgehosts import HOST_FACTS_ARG_SPEC, EdgeHostRunner
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
 
 
@@ -146,11 +119,7 @@ def main():
         address=dict(type="str"),
         machine_id=dict(type="str"),
         architecture=dict(type="str"),
-        cpus=dict(type="int", default=0),
-        memory_mb=dict(type="int", default=0),
-        gpus=dict(type="list", elements="dict", default=[], options=dict(
-            family=dict(type="str"), model=dict(type="str", required=True), count=dict(type="int", required=True),
-            memory_mib=dict(type="int"))),
+        **HOST_FACTS_ARG_SPEC,
         kubeconfig_path=dict(type="path"),
         server=dict(type="str"),
         cluster_name=dict(type="str", default="hub"),

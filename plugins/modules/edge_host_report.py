@@ -28,40 +28,13 @@ options:
     description: V(AMD64) or V(ARM64) (V(x86_64) and V(aarch64) are read as those).
     type: str
     required: true
-  cpus:
-    description: Logical CPUs.
-    type: int
-    default: 0
-  memory_mb:
-    description: Memory in MiB.
-    type: int
-    default: 0
-  gpus:
-    description: GPUs by model, as M(gpufabric.platform.appliance_preflight) returns them.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      family:
-        description: The GPU family; derived from O(gpus[].model) when omitted.
-        type: str
-      model:
-        description: The product as GPU feature discovery names it.
-        type: str
-        required: true
-      count:
-        description: How many.
-        type: int
-        required: true
-      memory_mib:
-        description: Memory of one GPU in MiB.
-        type: int
   heartbeat:
     description: Seconds after which a report that changes nothing refreshes C(lastSeen) all the same.
     type: int
     default: 300
 extends_documentation_fragment:
   - gpufabric.platform.auth
+  - gpufabric.platform.host_facts
 attributes:
   check_mode:
     support: full
@@ -92,7 +65,7 @@ status:
            gpus: [{family: NVIDIA-A100, model: NVIDIA-A100-SXM4-80GB, count: 8, memoryMiB: 81920}]}
 """
 
-from ansible_collections.gpufabric.platform.plugins.module_utils.edgehosts import EdgeHostReportRunner
+from ansible_collections.gpufabric.platform.plugins.module_utils.edgehosts import HOST_FACTS_ARG_SPEC, EdgeHostReportRunner
 from ansible_collections.gpufabric.platform.plugins.module_utils.module import GpufabricModule
 
 
@@ -100,11 +73,7 @@ def main():
     module = GpufabricModule(dict(
         name=dict(type="str", required=True),
         architecture=dict(type="str", required=True),
-        cpus=dict(type="int", default=0),
-        memory_mb=dict(type="int", default=0),
-        gpus=dict(type="list", elements="dict", default=[], options=dict(
-            family=dict(type="str"), model=dict(type="str", required=True), count=dict(type="int", required=True),
-            memory_mib=dict(type="int"))),
+        **HOST_FACTS_ARG_SPEC,
         heartbeat=dict(type="int", default=300),
     ))
     module.run(lambda: module.exit_json(**EdgeHostReportRunner(module).run()))

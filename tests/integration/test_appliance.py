@@ -11,7 +11,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import yaml
 
 from tests.harness.ansible import ansible_env
 from tests.harness.collection import REPO
+from tests.harness.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -168,16 +168,6 @@ def api(kubeconfig):
     return client.ApiClient(configuration)
 
 
-def wait_for(probe, timeout):
-    """probe()'s first truthy answer within timeout seconds, else its last."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = probe()
-        if answer or time.monotonic() > deadline:
-            return answer
-        time.sleep(0.5)
-
-
 def edgehosts(kubeconfig):
     from kubernetes import client
 
@@ -260,7 +250,7 @@ def test_install_link_refuse_a_taken_name_make_a_spoke_cluster_and_uninstall_onl
                "resources": {"gpu": 2}}
         placed = run_module("app_deployment", app, str(admin), context="hub-admin")
         assert not placed.get("failed") and placed["changed"], placed
-        bound = wait_for(lambda: [pod.spec.node_name for pod in spoke_core.list_namespaced_pod(
+        bound = wait_until("pod of app infer bound", lambda: [pod.spec.node_name for pod in spoke_core.list_namespaced_pod(
             "vision", label_selector="gpufabric.io/app=infer").items if pod.spec.node_name], 60)
         assert bound == ["h3"]  # the spoke's own scheduler put it on the GPU host
         recorded = client.CustomObjectsApi(api(admin)).get_namespaced_custom_object(

@@ -13,14 +13,13 @@ fixtures); nodes are made per test where a test moves them.
 
 from __future__ import annotations
 
-import time
 
 import pytest
-from kubernetes.client.exceptions import ApiException
 
 from tests.harness.ansible import run_module
 from tests.harness.audit import is_dry_run
 from tests.harness.nodes import create_node
+from tests.harness.waiting import wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -106,20 +105,6 @@ class Runs(object):
 @pytest.fixture
 def runs(kubeconfig, writes):
     return Runs(kubeconfig, writes)
-
-
-def gone(read, timeout=60):
-    """Waits until `read` raises 404 (a deleted namespace finishing): what a rerun must find."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            read()
-        except ApiException as error:
-            if error.status == 404:
-                return
-            raise
-        time.sleep(0.2)
-    raise TimeoutError("still there after %d s" % timeout)
 
 
 def changed(base, **changes):
@@ -216,7 +201,7 @@ def test_project_removed(runs, tenants, core_v1):
     base = project_base("cm-project-removed")
     runs.converge("project", base)
     runs.predicts("project", {"name": base["name"], "state": "absent"},
-                  settle=lambda: gone(lambda: core_v1.read_namespace(base["name"])))
+                  settle=lambda: wait_gone("namespace " + base["name"], lambda: core_v1.read_namespace(base["name"])))
 
 
 # -- pool_label ----------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.harness.nodes import (create_node, delete_namespace, ensure_namespace, wait_bound,
                                  wait_unschedulable)
+from tests.harness.waiting import wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +26,6 @@ def gpu_pod(name: str, gpus: int, node_selector: dict, labels: dict | None = Non
     return {"metadata": {"name": name, "labels": labels or {}},
             "spec": {"nodeSelector": node_selector, "automountServiceAccountToken": False,  # no token to wait for
                      "containers": [{"name": "main", "image": "busybox", "resources": resources}]}}
-
-
-def wait_gone(read, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            found = read()
-        except ApiException as error:
-            if error.status == 404:
-                return
-            raise
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} still there after {timeout:.0f} s: {found.status}")
-        time.sleep(0.2)
 
 
 @pytest.fixture
@@ -85,7 +72,7 @@ def test_namespace_with_objects_is_deleted_and_gone(core_v1, custom_objects):
 
     core_v1.delete_namespace(name)
 
-    wait_gone(lambda: core_v1.read_namespace(name), f"namespace {name}")
+    wait_gone(f"namespace {name}", lambda: core_v1.read_namespace(name), 30)
     assert core_v1.list_namespaced_config_map(name).items == []
     assert custom_objects.list_namespaced_custom_object(GROUP, VERSION, name, "computepools")["items"] == []
 

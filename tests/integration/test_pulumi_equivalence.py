@@ -60,6 +60,7 @@ from tests.harness.controlplane import ControlPlane
 from tests.harness.demo import EDGE_HOSTS, NODES, PODS, SPOKE_NODES
 from tests.harness.fleet import Fleet
 from tests.harness.nodes import create_node, create_pod
+from tests.harness.waiting import wait_gone, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -100,17 +101,6 @@ def reveal(value):
 def _if(value, holds):
     """`value` when `holds(value)` is true, else None (a wait_until check)."""
     return value if holds(value) else None
-
-
-def wait_until(what, check, timeout=WAIT):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not after %d s" % (what, timeout))
-        time.sleep(0.2)
 
 
 # -- one API server, as the provider reaches it -----------------------------------------------------------------------
@@ -488,16 +478,8 @@ def remove_collection_manifests(plane, kinds=None):
             if document and (kinds is None or document["kind"] in kinds):
                 resource = server.resources.get(api_version=document["apiVersion"], kind=document["kind"])
                 resource.delete(name=document["metadata"]["name"])
-                wait_until("%s removed" % document["metadata"]["name"], lambda r=resource, d=document: _gone(
-                    r, d["metadata"]["name"]))
-
-
-def _gone(resource, name):
-    try:
-        resource.get(name=name)
-    except ApiException as error:
-        return error.status == 404
-    return False
+                name = document["metadata"]["name"]
+                wait_gone(name, lambda r=resource, n=name: r.get(name=n), WAIT)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.harness.ansible import run_module
 from tests.harness.nodes import create_node, force_delete_pods, wait_bound
+from tests.harness.waiting import wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -141,16 +142,7 @@ def test_the_resource_quota_refuses_where_the_platform_refuses(kubeconfig, core_
 def test_a_removed_project_is_gone_and_can_be_declared_again(kubeconfig, core_v1, stem):
     ok(run_module("project", {"name": stem, "gpu_quota": {A100: 2}}, kubeconfig))
     ok(run_module("project", {"name": stem, "state": "absent"}, kubeconfig))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            core_v1.read_namespace(stem)
-        except ApiException as error:
-            assert error.status == 404
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError(f"namespace {stem} still there after 60 s")
+    wait_gone(f"namespace {stem}", lambda: core_v1.read_namespace(stem))
     again = ok(run_module("project", {"name": stem, "gpu_quota": {A100: 4}}, kubeconfig))
     assert again["changed"] and core_v1.read_namespace(stem).status.phase == "Active"
     assert client.CoreV1Api(core_v1.api_client).read_namespaced_resource_quota("gpu-quota", stem).spec.hard[

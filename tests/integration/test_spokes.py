@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import time
 from collections import Counter
 
 import jmespath
@@ -23,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.harness.ansible import run_module
 from tests.harness.controlplane import REPO, free_port
 from tests.harness.nodes import create_node
+from tests.harness.waiting import wait_gone
 
 pytestmark = pytest.mark.integration
 
@@ -106,19 +106,6 @@ def client_from(kubeconfig_text):
     config.load_kube_config_from_dict(yaml.safe_load(kubeconfig_text), client_configuration=configuration,
                                       persist_config=False)
     return client.ApiClient(configuration)
-
-
-def wait_gone(read, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            read()
-        except ApiException as error:
-            if error.status == 404:
-                return
-            raise
-        time.sleep(0.2)
-    raise TimeoutError("still there after %d s" % timeout)
 
 
 def compute_pool(name, namespace, spoke):
@@ -485,9 +472,10 @@ def test_deregistration_is_refused_while_a_compute_pool_names_the_spoke(
 
 def test_force_deregisters_while_an_app_runs_and_leaves_the_app(fleet, docs, fleet_api_client, fleet_writes):
     spoke, hub = api(fleet_api_client, "spoke-2"), api(fleet_api_client, "hub")
-    for read in (lambda: spoke.read_namespace(AGENT_NS), lambda: spoke.read_namespace(SPOKE_NS),
-                 lambda: hub.read_namespace("spoke-2")):
-        wait_gone(read)  # the previous test's deregistration: namespaces finish deleting in about 5 s
+    for what, read in (("spoke-2's " + AGENT_NS, lambda: spoke.read_namespace(AGENT_NS)),
+                       ("spoke-2's " + SPOKE_NS, lambda: spoke.read_namespace(SPOKE_NS)),
+                       ("the hub's spoke-2", lambda: hub.read_namespace("spoke-2"))):
+        wait_gone(what, read)  # the previous test's deregistration: namespaces finish deleting in about 5 s
     ok(spoke_module(fleet, docs, "spoke-2"))
     apps = api(fleet_api_client, "spoke-2", "apps")
     apps.create_namespaced_deployment("default", {
