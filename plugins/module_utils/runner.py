@@ -146,6 +146,14 @@ class FabricRun(object):
     def writes_of(self, entry):
         return [write for write in self.sent if write.entry == entry.where]
 
+    def report(self, where, report):
+        """An entry's report from the plan carried out, with the Nodes an earlier attempt labelled for it in
+        `changed_nodes` (the later plan reads them as done)."""
+        earlier = set(write.name for write in self.done if write.kind == "Node" and write.entry == where)
+        if not earlier or "changed_nodes" not in report:
+            return report
+        return dict(report, changed_nodes=sorted(earlier | set(report["changed_nodes"])))
+
     def diff(self, writes=None):
         """{"before": {key: ...}, "after": {key: ...}} of the writes, as check mode and the real run both show it:
         a key's before is what the run first found, its after what it last wrote."""
@@ -209,7 +217,8 @@ class EntryRunner(object):
         plan = self.fabric.run()
         for warning in plan.warnings:
             self.module.warn(warning)
-        result = dict(self.shape(plan.report(self.entry.where) or {}), changed=self.fabric.changed)
+        report = self.fabric.report(self.entry.where, plan.report(self.entry.where) or {})
+        result = dict(self.shape(report), changed=self.fabric.changed)
         if self.module._diff:
             result["diff"] = self.fabric.diff()
         return result
@@ -239,7 +248,8 @@ class FabricRunner(object):
         for warning in plan.warnings:
             self.module.warn(warning)
         result = {"changed": fabric.changed, "summary": fabric.summary(), "waiting": list(plan.waiting),
-                  "entries": [dict(report, entry=where, kind=kind) for where, kind, report in plan.reports],
+                  "entries": [dict(fabric.report(where, report), entry=where, kind=kind)
+                              for where, kind, report in plan.reports],
                   "writes": len(fabric.sent)}
         if self.module._diff:
             result["diff"] = fabric.diff()

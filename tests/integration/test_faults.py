@@ -665,6 +665,7 @@ def test_conflicting_status_write_is_planned_again_and_both_writers_are_kept(kub
     # the diff is the whole run's: the node labels the first attempt wrote, and the status the second wrote
     written = ["Pool/replan", "Pool/replan/status"] + ["Node/" + name for name in names[2:]]
     assert sorted(result["diff"]["after"]) == sorted(written)
+    assert result["changed_nodes"] == sorted(names[2:])
 
     writes.start()
     assert ok(run_module("pool_label", pool_args("replan", names), kubeconfig))["changed"] is False
