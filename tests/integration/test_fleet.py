@@ -105,12 +105,13 @@ def test_writes_are_counted_in_the_cluster_that_took_them(fleet_api_client, flee
 
 def test_a_spoke_schedules_pods_onto_its_own_nodes(fleet_api_client):
     spoke, hub = client.CoreV1Api(fleet_api_client("spoke-2")), client.CoreV1Api(fleet_api_client("hub"))
-    create_node(spoke, "spoke-2-gpu", gpus=4)
+    own = {"fleet.test/placed": "here"}  # other tests leave GPU nodes of their own on spoke-2
+    create_node(spoke, "spoke-2-gpu", gpus=4, labels=own)
     ensure_namespace(spoke, "placed")
     container = {"name": "main", "image": "busybox", "resources": {"limits": {"nvidia.com/gpu": "2"}}}
     spoke.create_namespaced_pod("placed", {
         "metadata": {"name": "job", "labels": {"app": "job"}},
-        "spec": {"automountServiceAccountToken": False, "containers": [container]}})
+        "spec": {"automountServiceAccountToken": False, "nodeSelector": own, "containers": [container]}})
 
     assert [pod.spec.node_name for pod in wait_bound(spoke, "placed", "app=job", 1)] == ["spoke-2-gpu"]
     with pytest.raises(ApiException) as error:
